@@ -1,0 +1,50 @@
+# huancui: two commands do everything on a fresh machine.
+#   make run   creates .venv, installs, generates a demo portfolio, imports it, prints the summary
+#   make test  creates .venv, installs test tools, runs ruff, mypy and pytest
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ACCOUNTS ?= 20000
+DEMO_AS_OF ?= 2026-11-27
+DEMO_DIR ?= var/demo-delivery
+
+.PHONY: run test install lint typecheck pytest benchmark lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/huancui generate --accounts $(DEMO_ACCOUNTS) --months 15 --seed 7 --as-of $(DEMO_AS_OF) --out $(DEMO_DIR)
+	$(BIN)/huancui import $(DEMO_DIR) --as-of $(DEMO_AS_OF)
+	$(BIN)/huancui portfolio summary --as-of $(DEMO_AS_OF)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+# Re-resolve the pinned versions (needs the package index); commit constraints.txt afterwards.
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o constraints.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Shared building blocks every feature may import: money, settings, errors, masking, database."""

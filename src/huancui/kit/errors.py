@@ -1,0 +1,22 @@
+"""One family of business errors; each carries the exit code (and later the HTTP status) it maps to."""
+
+from __future__ import annotations
+
+
+class HuancuiError(Exception):
+    """A business error with a message written for the person who must act on it."""
+
+    exit_code = 1
+    http_status = 400
+
+
+class InvalidInput(HuancuiError):
+    """Input that does not meet its contract; nothing was stored."""
+
+    exit_code = 2
+    http_status = 422
+
+
+class NotFound(HuancuiError):
+    exit_code = 3
+    http_status = 404

@@ -1,0 +1,8 @@
+"""Imports every feature's tables so the metadata (and Alembic) sees the whole schema."""
+
+from __future__ import annotations
+
+
+def import_all_tables() -> None:
+    import huancui.access.tables
+    import huancui.portfolio.tables  # noqa: F401
