@@ -39,7 +39,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --write-docs
 
 # Re-resolve the pinned versions (needs the package index); commit constraints.txt afterwards.
 lock: $(BIN)/python

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from datetime import date
@@ -108,14 +109,13 @@ def generate(
             accounts=accounts, months=months, seed=seed, as_of=day, out=output,
             on_progress=on_progress,
         )  # fmt: skip
-    data = report.as_json() if hasattr(report, "as_json") else report.__dict__
     if json_out:
-        emit_json(data)
+        emit_json(dataclasses.asdict(report))
         return
     out.print(f"Wrote a synthetic delivery to [bold]{output}[/bold] (truth in {output / 'truth'})")
     for name, rows in sorted(report.rows.items()):
         out.print(f"  {name:<12} {rows:>12,} rows")
-    out.print(f"  in {report.seconds:.1f} s")
+    out.print(f"  in {report.elapsed_seconds:.1f} s")
 
 
 @app.command("import")

@@ -77,7 +77,9 @@ def test_optional_files_may_be_absent(sqlite_cli: Cli, delivery: Path) -> None:
     assert sqlite_cli("import", str(delivery), "--as-of", AS_OF).exit_code == 0
 
 
-def test_missing_required_column(sqlite_cli: Cli, sqlite_settings: Settings, delivery: Path) -> None:
+def test_missing_required_column(
+    sqlite_cli: Cli, sqlite_settings: Settings, delivery: Path
+) -> None:
     rewrite(delivery / "accounts.csv", lambda rows: [r[:10] + r[11:] for r in rows])
     message = refused(sqlite_cli, sqlite_settings, delivery)
     assert "accounts.csv:1:outstanding_principal: required column is missing" in message
@@ -116,7 +118,9 @@ def test_negative_and_absurd_amounts(
 
 def test_dates_after_as_of(sqlite_cli: Cli, sqlite_settings: Settings, delivery: Path) -> None:
     set_cell(delivery / "payments.csv", row=3, column="paid_date", value="2026-11-28")
-    set_cell(delivery / "contacts.csv", row=2, column="contacted_at", value="2026-11-28T09:00:00+08:00")
+    set_cell(
+        delivery / "contacts.csv", row=2, column="contacted_at", value="2026-11-28T09:00:00+08:00"
+    )
     message = refused(sqlite_cli, sqlite_settings, delivery)
     assert "payments.csv:3:paid_date: 2026-11-28 is after the as-of date 2026-11-27" in message
     assert "contacts.csv:2:contacted_at: 2026-11-28T01:00:00Z is after the as-of date" in message
@@ -147,7 +151,9 @@ def test_reference_to_refused_row_says_so(
 ) -> None:
     set_cell(delivery / "accounts.csv", row=2, column="annual_rate", value="18")
     message = refused(sqlite_cli, sqlite_settings, delivery)
-    assert "accounts.csv:2:annual_rate: 18 is above 1 (rates are fractions: 0.18 for 18 %)" in message
+    assert (
+        "accounts.csv:2:annual_rate: 18 is above 1 (rates are fractions: 0.18 for 18 %)" in message
+    )
     assert "payments.csv:2:account_id: 'A0001' is a rejected row of accounts.csv" in message
 
 
@@ -173,9 +179,7 @@ def test_header_only_payments_is_a_warning(sqlite_cli: Cli, delivery: Path) -> N
 def test_mixed_encodings(sqlite_cli: Cli, sqlite_settings: Settings, delivery: Path) -> None:
     path = delivery / "customers.csv"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    mixed = b"".join(
-        line.encode("gb18030" if i == 3 else "utf-8") for i, line in enumerate(lines)
-    )
+    mixed = b"".join(line.encode("gb18030" if i == 3 else "utf-8") for i, line in enumerate(lines))
     path.write_bytes(mixed)
     message = refused(sqlite_cli, sqlite_settings, delivery)
     assert "customers.csv:4: mixed encodings: row 2 is UTF-8 but row 4 is GB18030" in message
@@ -221,7 +225,9 @@ def test_unterminated_quote_at_end(
 
 
 def test_error_limit_then_count(sqlite_cli: Cli, sqlite_settings: Settings, delivery: Path) -> None:
-    rewrite(delivery / "dues.csv", lambda rows: [rows[0]] + [[*r[:4], "x", *r[5:]] for r in rows[1:]])
+    rewrite(
+        delivery / "dues.csv", lambda rows: [rows[0]] + [[*r[:4], "x", *r[5:]] for r in rows[1:]]
+    )
     result = sqlite_cli("import", str(delivery), "--as-of", AS_OF, "--max-errors", "5")
     assert result.exit_code == 2
     listed = [line for line in result.stderr.splitlines() if line.startswith("dues.csv:")]
@@ -295,8 +301,10 @@ def test_parquet_delivery_matches_csv(
     assert from_csv.exit_code == 0, from_csv.output
     csv_state = pq.read_table(sqlite_settings.snapshots_dir / AS_OF / "accounts.parquet")
     columns = ["account_id", "days_past_due", "bucket", "arrears_fen", "balance_fen"]
-    assert parquet_state.select(columns).sort_by("account_id").equals(
-        csv_state.select(columns).sort_by("account_id")
+    assert (
+        parquet_state.select(columns)
+        .sort_by("account_id")
+        .equals(csv_state.select(columns).sort_by("account_id"))
     )
 
 

@@ -123,7 +123,7 @@ CUSTOMERS = FileSpec(
             ColumnType.STRING,
             True,
             "Resident identity card number (18 characters, last may be X), checksum verified.",
-            "110101199003071234",
+            "110101199003071233",
             "身份证号",
             pattern=r"[0-9]{17}[0-9X]",
             pattern_hint="18 characters: 17 digits then a digit or X",

@@ -105,9 +105,14 @@ def _file_section(spec: FileSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _human(strptime_format: str) -> str:
+    """'%Y-%m-%d' → 'YYYY-MM-DD'."""
+    return strptime_format.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+
+
 def render_contract() -> str:
     intro = (
-        INTRO.replace("DATE_FORMATS", ", ".join(f"`{f}`" for f in DATE_FORMATS).replace("%", ""))
+        INTRO.replace("DATE_FORMATS", ", ".join(f"`{_human(f)}`" for f in DATE_FORMATS))
         .replace("TRUE_WORDS", " ".join(f"`{w}`" for w in TRUE_WORDS))
         .replace("FALSE_WORDS", " ".join(f"`{w}`" for w in FALSE_WORDS))
     )

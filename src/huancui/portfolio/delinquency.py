@@ -1,7 +1,8 @@
 """The delinquency engine: days past due, buckets and delinquency history, set-based in DuckDB.
 
-Method (docs/delinquency.md): payments settle dues oldest first, so due k is settled on the first
-day the cumulative payments reach the cumulative amount due up to k (less the tolerance). Due k is
+Method (docs/delinquency.md): payments settle billed dues oldest first, so due k is settled on the
+first day the payments applied so far reach the cumulative amount due up to k (less the tolerance);
+a payment counts only against dues already billed when it arrived. Due k is
 the oldest unpaid due from max(due_k + grace + 1, settlement of due k-1) until its own settlement;
 meanwhile days past due = date - due_k. Cutting those intervals by the bucket boundaries gives the
 time-bounded bucket spells, labelled entered / rolled_forward / rolled_back / cured / charged_off.
@@ -52,41 +53,71 @@ def compute_delinquency(
     day = f"DATE '{as_of.isoformat()}'"
     grace = policy.grace_days
     tolerance = policy.tolerance_fen
+    lead = policy.billing_lead_days
+    # Every due with its billing date and the cumulative amount due; future dues are kept because
+    # a payment after a statement but before its due date settles that due.
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _dues AS
+        CREATE OR REPLACE TEMP TABLE _dues_all AS
         SELECT account_id, period_no, due_date, principal_due, interest_due, fee_due,
                principal_due + interest_due + fee_due AS amount,
-               sum(principal_due + interest_due + fee_due) OVER (
-                   PARTITION BY account_id ORDER BY due_date, period_no
-                   ROWS UNBOUNDED PRECEDING) AS cum_due
-        FROM valid_dues WHERE due_date <= {day}
+               sum(principal_due + interest_due + fee_due) OVER w AS cum_due,
+               max(coalesce(statement_date, due_date - {lead})) OVER w AS billed_on
+        FROM valid_dues
+        WINDOW w AS (PARTITION BY account_id ORDER BY due_date, period_no
+                     ROWS UNBOUNDED PRECEDING)
         """
     )
     con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _dues AS SELECT * FROM _dues_all WHERE due_date <= {day}"
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _billed AS
+        SELECT account_id, billed_on, max(cum_due) AS billed
+        FROM _dues_all GROUP BY account_id, billed_on
+        """
+    )
+    # Payments count only against what was billed when they arrived: applied_i =
+    # min(applied_(i-1) + amount_i, billed_i), whose closed form is
+    # cum_paid_i + min(0, running min of (billed_j - cum_paid_j)). Any excess paid down the balance
+    # and is not credit for later dues.
+    con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _pay AS
-        SELECT account_id, paid_date, amount,
-               sum(amount) OVER (PARTITION BY account_id ORDER BY paid_date, payment_id
-                                 ROWS UNBOUNDED PRECEDING) AS cum_paid
-        FROM valid_payments
+        WITH paid AS (
+            SELECT p.account_id, p.paid_date, p.amount, p.payment_id,
+                   sum(p.amount) OVER w AS cum_paid, coalesce(b.billed, 0) AS billed
+            FROM valid_payments p ASOF LEFT JOIN _billed b
+              ON p.account_id = b.account_id AND p.paid_date >= b.billed_on
+            WINDOW w AS (PARTITION BY p.account_id ORDER BY p.paid_date, p.payment_id
+                         ROWS UNBOUNDED PRECEDING)
+        )
+        SELECT account_id, paid_date, amount, cum_paid,
+               cum_paid + least(0, min(billed - cum_paid) OVER (
+                   PARTITION BY account_id ORDER BY paid_date, payment_id
+                   ROWS UNBOUNDED PRECEDING)) AS applied
+        FROM paid
         """
     )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _paid AS
-        SELECT account_id, sum(amount) AS paid_total, max(paid_date) AS last_payment_date
+        SELECT account_id, max(applied) AS applied_total, max(paid_date) AS last_payment_date
         FROM _pay GROUP BY account_id
         """
     )
-    # Settlement date of each due (NULL: not settled by the as-of date).
+    # Settlement date of each due (NULL: not settled by the as-of date). `applied` stays flat
+    # while payments exceed what is billed, so each level is kept with the first day it was reached.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _settled AS
         SELECT d.*, CASE WHEN d.cum_due - {tolerance} <= 0 THEN {_FAR_PAST}
                          ELSE p.paid_date END AS settled_on
-        FROM _dues d ASOF LEFT JOIN _pay p
-          ON d.account_id = p.account_id AND p.cum_paid >= d.cum_due - {tolerance}
+        FROM _dues d ASOF LEFT JOIN (
+            SELECT account_id, applied, min(paid_date) AS paid_date FROM _pay
+            GROUP BY account_id, applied
+        ) p ON d.account_id = p.account_id AND p.applied >= d.cum_due - {tolerance}
         """
     )
     # Interval [start_on, end_on) during which due k is the oldest unpaid due past grace.
@@ -215,8 +246,8 @@ def _build_state(con: duckdb.DuckDBPyConnection, *, policy: DelinquencyPolicy, d
         f"""
         CREATE OR REPLACE TEMP TABLE _arrears AS
         WITH owed AS (
-            SELECT d.*, coalesce(p.paid_total, 0) AS paid_total,
-                   least(amount, greatest(0, cum_due - coalesce(p.paid_total, 0))) AS unpaid
+            SELECT d.*, least(amount, greatest(0, cum_due - coalesce(p.applied_total, 0)))
+                       AS unpaid
             FROM _dues d LEFT JOIN _paid p USING (account_id)
         ), split AS (
             SELECT *, {_allocation(policy)}

@@ -59,6 +59,13 @@ class DelinquencyPolicy(BaseModel):
         ge=0,
         description="Unpaid remainder small enough to be treated as paid for days past due",
     )
+    billing_lead_days: int = Field(
+        default=15,
+        ge=0,
+        le=60,
+        description="A due without a statement date counts as billed this many days before it"
+        " falls due; money paid before a due is billed is not credit for it",
+    )
     allocation_order: tuple[Component, ...] = Field(
         default=("fee", "interest", "principal"),
         description="Within one due, what a payment settles first; dues are settled oldest first",
