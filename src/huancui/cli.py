@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from huancui.kit.errors import HuancuiError
-from huancui.kit.money import format_yuan
+from huancui.kit.money import display_yuan, format_yuan, parse_yuan
 from huancui.kit.settings import Settings, get_settings
 from huancui.portfolio.policy import DelinquencyPolicy, load_policy
 
@@ -33,7 +33,8 @@ app.add_typer(contract_app, name="contract")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 
-out = Console()
+# Tables stay readable when output goes to a file or CI log (rich would assume 80 columns).
+out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True)
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]
@@ -180,6 +181,7 @@ def import_(
                 "quarantine_file": str(result.quarantine_file) if result.quarantine_file else None,
                 "files": result.files,
                 "seconds": round(result.seconds, 2),
+                "seconds_by_step": {k: round(v, 2) for k, v in result.timings.items()},
                 "warnings": [str(w) for w in result.warnings],
             }
         )
@@ -226,7 +228,11 @@ def portfolio_summary_command(as_of: AsOf, json_out: JsonFlag = False) -> None:
     for line in data["buckets"]:
         per = [f"{line['by_product'].get(p, {}).get('accounts', 0):,}" for p in products]
         table.add_row(
-            line["bucket"], *per, f"{line['accounts']:,}", line["balance"], line["arrears"]
+            line["bucket"],
+            *per,
+            f"{line['accounts']:,}",
+            display_yuan(parse_yuan(line["balance"])),
+            display_yuan(parse_yuan(line["arrears"])),
         )
     out.print(table)
     out.print(
@@ -236,7 +242,8 @@ def portfolio_summary_command(as_of: AsOf, json_out: JsonFlag = False) -> None:
     )
     for product, p in data["products"].items():
         out.print(
-            f"  {product}: {p['accounts']:,} accounts, balance {p['balance']} CNY, "
+            f"  {product}: {p['accounts']:,} accounts, balance "
+            f"{display_yuan(parse_yuan(p['balance']))} CNY, "
             f"delinquency {float(p['delinquency_rate']):.2%}, charged off {p['charged_off']:,}"
         )
 

@@ -40,3 +40,10 @@ def test_money_arithmetic_keeps_currency() -> None:
     assert str(Money(123450)) == "1234.50 CNY"
     with pytest.raises(ValueError, match="cannot combine"):
         _ = Money(1, "CNY") + Money(1, "USD")
+
+
+def test_display_groups_thousands() -> None:
+    from huancui.kit.money import display_yuan
+
+    assert display_yuan(21047371600) == "210,473,716.00"
+    assert display_yuan(-5) == "-0.05"

@@ -115,7 +115,7 @@ def _insert_many(connection: Connection, name: str, batch: pa.RecordBatch) -> No
         f'INSERT INTO "{name}" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in columns)}) '
         f"VALUES ({', '.join('?' for _ in columns)})"
     )
-    rows = list(zip(*(batch.column(i).to_pylist() for i in range(len(columns))), strict=True))
+    rows = list(zip(*(_sqlite_values(batch.column(i)) for i in range(len(columns))), strict=True))
     raw = connection.connection.driver_connection
     assert raw is not None
     cursor = raw.cursor()
@@ -123,3 +123,12 @@ def _insert_many(connection: Connection, name: str, batch: pa.RecordBatch) -> No
         cursor.executemany(sql, rows)
     finally:
         cursor.close()
+
+
+def _sqlite_values(values: pa.Array) -> list[Any]:
+    """Python values as SQLAlchemy stores them in SQLite: dates as ISO text, converted in Arrow
+    (building a date object per value and adapting it again is the slow part of a big load)."""
+    if pa.types.is_date(values.type):
+        values = values.cast(pa.string())
+    result: list[Any] = values.to_pylist()
+    return result

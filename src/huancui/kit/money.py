@@ -42,6 +42,13 @@ def format_yuan(fen: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
+def display_yuan(fen: int) -> str:
+    """115050000 → '1,150,500.00': for people; use format_yuan for files and JSON."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), MINOR_UNITS_PER_MAJOR)
+    return f"{sign}{whole:,}.{cents:02d}"
+
+
 @dataclass(frozen=True, order=True)
 class Money:
     """An amount in minor units of one currency."""

@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     home: Path = Path("var")
     database_url: str | None = None
     delinquency_policy: Path | None = None
-    duckdb_memory_limit: str = "4GB"
+    duckdb_memory_limit: str = "3GB"
     duckdb_threads: int = 2
 
     @property

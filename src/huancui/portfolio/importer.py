@@ -97,7 +97,9 @@ def _batches(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBa
 
 
 def _open_duckdb(settings: Settings, workdir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(workdir / "import.duckdb"))
+    # In memory, spilling to the scratch folder beyond the limit: no table is written to disk
+    # unless memory runs short.
+    con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit = {lit(settings.duckdb_memory_limit)}")
     con.execute(f"SET threads = {int(settings.duckdb_threads)}")
     con.execute(f"SET temp_directory = {lit(str(workdir / 'spill'))}")
@@ -148,7 +150,7 @@ def import_delivery(
     workdir = Path(tempfile.mkdtemp(prefix="import-", dir=settings.scratch_dir))
     con = _open_duckdb(settings, workdir)
     try:
-        staging = stage_delivery(con, directory, on_progress=on_progress)
+        staging = stage_delivery(con, directory, workdir=workdir, on_progress=on_progress)
         timings["read"] = time.perf_counter() - started
         _notify(on_progress, "validating", 0)
         findings = list(staging.findings)

@@ -1,4 +1,4 @@
-"""Reading a delivery's files (CSV or Parquet) into DuckDB staging tables of text, row numbers kept.
+"""Reading a delivery's files (CSV or Parquet) into DuckDB staging views of text, row numbers kept.
 
 Every value is staged as text so that one set of SQL checks covers both formats and every bad value
 can be reported with its row. Files are streamed in batches, so memory stays flat for large deliveries.
@@ -14,6 +14,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from huancui.portfolio.contract import FILES, FileSpec
@@ -66,9 +67,13 @@ def locate(directory: Path, spec: FileSpec) -> Path | Finding | None:
 
 
 def stage_delivery(
-    con: duckdb.DuckDBPyConnection, directory: Path, *, on_progress: Progress | None = None
+    con: duckdb.DuckDBPyConnection,
+    directory: Path,
+    *,
+    workdir: Path,
+    on_progress: Progress | None = None,
 ) -> Staging:
-    """Stage every contract file found in `directory` into `stage_<name>` tables."""
+    """Stage every contract file found in `directory` as `stage_<name>` (files in `workdir`)."""
     staging = Staging()
     if not directory.is_dir():
         staging.findings.append(Finding(str(directory), 0, "", "delivery directory not found"))
@@ -81,7 +86,7 @@ def stage_delivery(
             staging.findings.append(located)
             staging.unreadable.add(spec.name)
             continue
-        staged = _stage_file(con, spec, located, staging.findings, on_progress)
+        staged = _stage_file(con, spec, located, staging.findings, workdir, on_progress)
         if staged is None:
             staging.unreadable.add(spec.name)
         else:
@@ -94,6 +99,7 @@ def _stage_file(
     spec: FileSpec,
     path: Path,
     findings: list[Finding],
+    workdir: Path,
     on_progress: Progress | None,
 ) -> StagedFile | None:
     display = path.name
@@ -101,8 +107,8 @@ def _stage_file(
         findings.append(Finding(display, 0, "", "file is empty: expected a header row"))
         return None
     if path.suffix == ".parquet":
-        return _stage_parquet(con, spec, path, findings, on_progress)
-    return _stage_csv(con, spec, path, findings, on_progress)
+        return _stage_parquet(con, spec, path, findings, workdir, on_progress)
+    return _stage_csv(con, spec, path, findings, workdir, on_progress)
 
 
 def _check_header(
@@ -134,23 +140,35 @@ def _check_header(
     return tuple(c for c in spec.column_names if c in seen)
 
 
-def _create_stage_table(
-    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]
-) -> None:
-    cols = ", ".join(f'"{c}" VARCHAR' for c in columns)
-    con.execute(f"DROP TABLE IF EXISTS {table}")
-    con.execute(f"CREATE TABLE {table} ({ROW} BIGINT, {cols})")
+class _StageTable:
+    """One file's batches, written to an Arrow IPC file and memory-mapped into DuckDB as a view.
 
+    Writing IPC is close to a memory copy and the mapped file is paged in by the OS as queries scan
+    it, so staging is fast and keeps resident memory low even for tens of millions of rows.
+    """
 
-def _append(
-    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], batch: pa.Table
-) -> None:
-    select = ", ".join(f'"{c}"' for c in (ROW, *columns))
-    con.register("_batch", batch)
-    try:
-        con.execute(f"INSERT INTO {table} SELECT {select} FROM _batch")
-    finally:
-        con.unregister("_batch")
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, *, name: str, columns: tuple[str, ...], workdir: Path
+    ) -> None:
+        self.con = con
+        self.name = name
+        self.path = workdir / f"{name}.arrow"
+        self.schema = pa.schema([(ROW, pa.int64()), *((c, pa.string()) for c in columns)])
+        self.sink = pa.OSFile(str(self.path), "wb")
+        self.writer = ipc.new_file(self.sink, self.schema)
+
+    def append(self, rows: np.ndarray, values: list[pa.Array]) -> None:
+        arrays = [pa.array(rows, type=pa.int64()), *values]
+        self.writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+
+    def publish(self) -> None:
+        self.close()
+        self.con.register(self.name, ipc.open_file(pa.memory_map(str(self.path))).read_all())
+
+    def close(self) -> None:
+        if not self.sink.closed:
+            self.writer.close()
+            self.sink.close()
 
 
 def _stage_csv(
@@ -158,6 +176,7 @@ def _stage_csv(
     spec: FileSpec,
     path: Path,
     findings: list[Finding],
+    workdir: Path,
     on_progress: Progress | None,
 ) -> StagedFile | None:
     display = path.name
@@ -173,7 +192,6 @@ def _stage_csv(
     if columns is None:
         return None
     table = f"stage_{spec.name}"
-    _create_stage_table(con, table, columns)
     skipped: list[int] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -204,15 +222,16 @@ def _stage_csv(
         ),
     )
     staged = StagedFile(spec, path, display, table, columns, encoding=encoding)
+    out = _StageTable(con, name=table, columns=columns, workdir=workdir)
     try:
         for batch in reader:
             rows = _spreadsheet_rows(staged.rows, batch.num_rows, skipped)
-            table_batch = pa.Table.from_batches([batch]).append_column(ROW, pa.array(rows))
-            _append(con, table, columns, table_batch)
+            out.append(rows, [batch.column(c) for c in columns])
             staged.rows += batch.num_rows
             if on_progress is not None:
                 on_progress(display, staged.rows)
     except pa.ArrowInvalid as exc:
+        out.close()
         findings.append(Finding(display, staged.rows + len(skipped) + 2, "", _csv_error(exc)))
         return None
     if not _quotes_balanced(path):
@@ -221,7 +240,9 @@ def _stage_csv(
         findings.append(
             Finding(display, last_row, "", "file ends inside a quoted field (file truncated?)")
         )
+        out.close()
         return None
+    out.publish()
     return staged
 
 
@@ -276,6 +297,7 @@ def _stage_parquet(
     spec: FileSpec,
     path: Path,
     findings: list[Finding],
+    workdir: Path,
     on_progress: Progress | None,
 ) -> StagedFile | None:
     display = path.name
@@ -288,18 +310,16 @@ def _stage_parquet(
     if columns is None:
         return None
     table = f"stage_{spec.name}"
-    _create_stage_table(con, table, columns)
     staged = StagedFile(spec, path, display, table, columns, encoding="parquet")
+    out = _StageTable(con, name=table, columns=columns, workdir=workdir)
     for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH, columns=list(columns)):
         # Parquet has no header row: row numbers are 1-based record numbers.
         rows = np.arange(staged.rows + 1, staged.rows + 1 + batch.num_rows, dtype=np.int64)
-        as_text = pa.Table.from_arrays(
-            [_as_text(batch.column(c)) for c in columns], names=list(columns)
-        ).append_column(ROW, pa.array(rows))
-        _append(con, table, columns, as_text)
+        out.append(rows, [_as_text(batch.column(c)) for c in columns])
         staged.rows += batch.num_rows
         if on_progress is not None:
             on_progress(display, staged.rows)
+    out.publish()
     return staged
 
 
