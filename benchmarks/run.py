@@ -108,7 +108,9 @@ def markdown(results: list[Measure], *, accounts: int, months: int) -> str:
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {os.cpu_count()} cores ({cpu}), Python "
         f"{platform.python_version()}, with `.venv/bin/python benchmarks/run.py --accounts "
         f"{accounts} --months {months}`. Wall time and peak resident memory of each command as a "
-        "child process, in one run.",
+        "child process, in one run. Peak memory is resident set size, which includes the pages "
+        "of the memory-mapped staging files (file-backed, reclaimable by the OS); DuckDB itself is "
+        "capped by `HUANCUI_DUCKDB_MEMORY_LIMIT` (default 3GB) and spills to disk beyond it.",
         "",
         "| step | wall time | peak memory | detail |",
         "|---|---:|---:|---|",

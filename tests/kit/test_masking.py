@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from huancui.kit.masking import mask_email, mask_name, mask_national_id, mask_phone
@@ -20,3 +20,18 @@ def test_masked_ids_hide_the_middle(value: str) -> None:
     masked = mask_national_id(value)
     assert len(masked) == len(value)
     assert masked[3:-4] == "*" * (len(value) - 7)
+
+
+@settings(deadline=None)
+@given(st.text(alphabet="0123456789X", min_size=0, max_size=20))
+def test_sql_masking_in_import_messages_agrees(value: str) -> None:
+    """Import messages mask in SQL (portfolio.validation.shown); it must match the Python rule."""
+    import duckdb
+
+    from huancui.portfolio.contract import CUSTOMERS
+    from huancui.portfolio.validation import lit, shown
+
+    expr = shown(lit(value), CUSTOMERS.column("phone"))
+    row = duckdb.connect().execute(f"SELECT {expr}").fetchone()
+    assert row is not None
+    assert row[0] == mask_phone(value) == mask_national_id(value)
