@@ -349,7 +349,3 @@ def audit_verify(json_out: JsonFlag = False) -> None:
         err.print(f"audit log broken at event {check.first_bad_event}: {check.problem}")
     if not check.ok:
         raise typer.Exit(1)
-
-
-def main() -> None:  # pragma: no cover - console entry
-    app()

@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from huancui.portfolio.delinquency import compute_delinquency
+from huancui.portfolio.delinquency import EVENTS, compute_delinquency
 from huancui.portfolio.policy import DelinquencyPolicy
 
 
@@ -211,6 +211,7 @@ def test_engine_matches_day_by_day_reference(
         assert state[account][0] == dpd, (case, history)
         assert state[account][1] == policy.bucket_for(dpd)
         assert spells[account] == history, case
+        assert {event for event, *_ in spells[account]} <= set(EVENTS)
 
 
 @settings(max_examples=40, deadline=None)

@@ -236,7 +236,8 @@ def _store(
     timings: dict[str, float],
 ) -> tuple[int, bool, int, int]:
     mark = time.perf_counter()
-    accounts = int(con.execute("SELECT count(*) FROM account_state").fetchone()[0])  # type: ignore[index]
+    counted = con.execute("SELECT count(*) FROM account_state").fetchone()
+    accounts = int(counted[0]) if counted else 0
     manifest = {
         "as_of": as_of.isoformat(),
         "source": str(directory.resolve()),

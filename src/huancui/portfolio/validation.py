@@ -13,7 +13,7 @@ from datetime import date
 
 import duckdb
 
-from huancui.portfolio.contract import FILES, Column, ColumnType, FileSpec
+from huancui.portfolio.contract import FILES, Column, ColumnType
 from huancui.portfolio.findings import Finding, Severity
 from huancui.portfolio.staging import ROW, StagedFile, Staging
 
@@ -481,7 +481,3 @@ class Validator:
 def validate(con: duckdb.DuckDBPyConnection, staging: Staging, *, as_of: date) -> Validation:
     """Validate staged files; leaves `valid_<file>` tables with the rows that passed."""
     return Validator(con, staging, as_of=as_of).run()
-
-
-def missing_file_specs(staging: Staging) -> list[FileSpec]:
-    return [f for f in FILES if f.required and f.name not in staging.files]
