@@ -70,8 +70,10 @@ def run(accounts: int, months: int) -> list[Measure]:
             env,
         )
         info = json.loads(out)
+        steps = ", ".join(f"{k} {v:.0f} s" for k, v in info["seconds_by_step"].items())
         detail = (
-            f"{info['accounts']:,} accounts, {info['delinquency_spells']:,} delinquency records"
+            f"{info['accounts']:,} accounts, {info['delinquency_spells']:,} delinquency records;"
+            f" {steps}"
         )
         results.append(Measure(imp.step, imp.seconds, imp.peak_rss_mib, detail))
         again, _ = measured(

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from huancui.cli_support import JsonFlag, emit_json, err, out
 from huancui.kit.errors import HuancuiError
 from huancui.kit.money import display_yuan, format_yuan, parse_yuan
 from huancui.kit.settings import Settings, get_settings
 from huancui.portfolio.policy import DelinquencyPolicy, load_policy
+from huancui.strategy.cli import strategy_app
 
 app = typer.Typer(
     help="huancui (缓催): humane, data-driven collections for banks and lenders.",
@@ -32,13 +32,10 @@ app.add_typer(portfolio_app, name="portfolio")
 app.add_typer(contract_app, name="contract")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(strategy_app, name="strategy")
 
-# Tables stay readable when output goes to a file or CI log (rich would assume 80 columns).
-out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, soft_wrap=True)
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 PolicyOption = Annotated[
     Path | None,
     typer.Option("--policy", help="Delinquency policy YAML (default: HUANCUI_DELINQUENCY_POLICY)."),
@@ -64,10 +61,6 @@ def policy_from(path: Path | None, settings: Settings) -> DelinquencyPolicy:
     except (OSError, ValueError) as exc:
         err.print(f"delinquency policy: {exc}", markup=False)
         raise typer.Exit(2) from None
-
-
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def progress_bar(*, json_mode: bool) -> Progress:

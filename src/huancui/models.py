@@ -5,4 +5,5 @@ from __future__ import annotations
 
 def import_all_tables() -> None:
     import huancui.access.tables
-    import huancui.portfolio.tables  # noqa: F401
+    import huancui.portfolio.tables
+    import huancui.strategy.tables  # noqa: F401

@@ -1,0 +1,1 @@
+"""Collection strategies: the YAML spec, its rule expressions, versions and experiment assignment."""

@@ -1,0 +1,121 @@
+"""Strategy use cases: validate a file, activate a version (kept forever, audited), list versions.
+
+Services never commit; the caller's unit of work does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from huancui.access import audit
+from huancui.kit.errors import InvalidInput
+from huancui.strategy.loader import Finding, StrategyFile, load_strategy
+from huancui.strategy.repository import StrategyRepository
+from huancui.strategy.tables import StrategyVersionRow
+
+
+class StrategyRejected(InvalidInput):
+    """The file has errors; nothing was stored."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        super().__init__("\n".join(str(f) for f in findings))
+
+
+class VersionConflict(InvalidInput):
+    """A name and version already stored with different content: versions are immutable."""
+
+    http_status = 409
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    version: int
+    sha256: str
+    previous: str | None  # "name v1" of the version active before, if any
+    changed: bool  # False: this version was already the active one
+    stored: bool  # True: a version not seen before was stored
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "active": label(self.name, self.version),
+            "name": self.name,
+            "version": self.version,
+            "sha256": self.sha256,
+            "previous": self.previous,
+            "changed": self.changed,
+            "stored": self.stored,
+        }
+
+
+def label(name: str, version: int) -> str:
+    return f"{name} v{version}"
+
+
+def validate_file(path: Path) -> StrategyFile:
+    """Read and check a strategy file; its findings say what is wrong, with file and line."""
+    return load_strategy(path)
+
+
+def activate(session: Session, *, path: Path, actor: str) -> Activation:
+    """Make the strategy in `path` the active one, storing it as a new version if it is new."""
+    loaded = load_strategy(path)
+    if loaded.strategy is None or loaded.errors:
+        raise StrategyRejected(loaded.errors)
+    strategy = loaded.strategy
+    repo = StrategyRepository(session)
+    current = repo.active()
+    existing = repo.get(strategy.name, strategy.version)
+    if existing is not None and existing.sha256 != loaded.sha256:
+        newest = max(r.version for r in repo.all() if r.name == strategy.name)
+        raise VersionConflict(
+            f"{path}: {label(strategy.name, strategy.version)} was stored before with different"
+            f" content (sha256 {existing.sha256[:12]}…, this file {loaded.sha256[:12]}…);"
+            f" versions never change once stored: set `version: {newest + 1}` and a change_note"
+        )
+    previous = label(current.name, current.version) if current is not None else None
+    if existing is not None and existing is current:
+        return Activation(strategy.name, strategy.version, loaded.sha256, previous, False, False)
+    now = datetime.now(UTC)
+    repo.deactivate_all()
+    row = existing or StrategyVersionRow(
+        name=strategy.name,
+        version=strategy.version,
+        owner=strategy.owner,
+        effective_date=strategy.effective_date,
+        change_note=strategy.change_note,
+        yaml_text=loaded.text,
+        sha256=loaded.sha256,
+    )
+    row.activated_at, row.activated_by, row.is_active = now, actor, True
+    if existing is None:
+        repo.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="strategy.activate",
+        entity_type="strategy",
+        entity_id=f"{strategy.name}:v{strategy.version}",
+        before={"active": previous, "sha256": current.sha256 if current else None},
+        after={
+            "active": label(strategy.name, strategy.version),
+            "sha256": loaded.sha256,
+            "effective_date": strategy.effective_date.isoformat(),
+            "reactivated": existing is not None,
+        },
+        reason=strategy.change_note,
+    )
+    return Activation(
+        strategy.name, strategy.version, loaded.sha256, previous, True, existing is None
+    )
+
+
+def list_versions(session: Session) -> list[StrategyVersionRow]:
+    return StrategyRepository(session).all()
