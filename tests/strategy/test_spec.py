@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from huancui.kit.errors import Severity
 from huancui.strategy.loader import StrategyFile, parse_strategy
-from huancui.strategy.spec import Severity
 from tests.strategy.conftest import DEFAULT_STRATEGY, default_text, line_of, variant
 
 SOURCE = "strategies/x.yaml"

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    """How bad a finding in a file is: an error refuses it, a warning is reported and passes."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
 
 class HuancuiError(Exception):
     """A business error with a message written for the person who must act on it."""

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from huancui.kit.errors import Severity
 
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
+__all__ = ["Finding", "Severity", "summarise"]
 
 
 @dataclass(frozen=True, order=True)

@@ -15,11 +15,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from huancui.kit.errors import InvalidInput
+from huancui.kit.errors import InvalidInput, Severity
 from huancui.strategy.spec import (
     Path,
     Problem,
-    Severity,
     Strategy,
     StrategyInvalid,
     semantic_problems,

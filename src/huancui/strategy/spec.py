@@ -11,11 +11,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from huancui.kit.errors import Severity
 from huancui.strategy.assignment import Arm
 from huancui.strategy.expressions import ExpressionError, compile_condition, compile_number
 
@@ -114,11 +114,6 @@ class Challenger(_Frozen):
     stage: Identifier | None = Field(default=None, description="None: every stage")
     traffic_share: float = Field(gt=0, lt=1)
     treatment: TreatmentOverride
-
-
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
 
 
 @dataclass(frozen=True)
