@@ -87,4 +87,7 @@ def _empty_snapshot() -> duckdb.DuckDBPyConnection:
 )
 def test_normalised_rules_run_in_duckdb_over_the_documented_columns(rule: str) -> None:
     con = _empty_snapshot()
-    con.execute(f"SELECT count(*) FROM accounts WHERE {compile_condition(rule)}").fetchall()
+    compiled = compile_condition(rule)
+    described = con.execute(f"DESCRIBE SELECT {compiled} AS matches FROM accounts").fetchall()
+    assert described[0][1] == "BOOLEAN"  # DuckDB binds every column and gives a condition
+    assert con.execute(f"SELECT count(*) FROM accounts WHERE {compiled}").fetchall() == [(0,)]
