@@ -1,5 +1,5 @@
 # huancui: two commands do everything on a fresh machine.
-#   make run   creates .venv, installs, generates a demo portfolio, imports it, prints the summary
+#   make run   creates .venv, installs, generates a demo portfolio, imports it, runs the nightly job
 #   make test  creates .venv, installs test tools, runs ruff, mypy and pytest
 PYTHON ?= python3
 VENV := .venv
@@ -25,6 +25,8 @@ run: $(STAMP)
 	$(BIN)/huancui generate --accounts $(DEMO_ACCOUNTS) --months 15 --seed 7 --as-of $(DEMO_AS_OF) --out $(DEMO_DIR)
 	$(BIN)/huancui import $(DEMO_DIR) --as-of $(DEMO_AS_OF)
 	$(BIN)/huancui portfolio summary --as-of $(DEMO_AS_OF)
+	$(BIN)/huancui strategy activate strategies/default.yaml --actor demo
+	$(BIN)/huancui run --as-of $(DEMO_AS_OF) --actor demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -18,6 +18,7 @@ from huancui.kit.money import display_yuan, format_yuan, parse_yuan
 from huancui.kit.settings import Settings, get_settings
 from huancui.portfolio.policy import DelinquencyPolicy, load_policy
 from huancui.strategy.cli import strategy_app
+from huancui.strategy.run_cli import register as register_run_commands
 
 app = typer.Typer(
     help="huancui (缓催): humane, data-driven collections for banks and lenders.",
@@ -33,6 +34,7 @@ app.add_typer(contract_app, name="contract")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(strategy_app, name="strategy")
+register_run_commands(app)
 
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]

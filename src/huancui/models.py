@@ -5,5 +5,6 @@ from __future__ import annotations
 
 def import_all_tables() -> None:
     import huancui.access.tables
+    import huancui.contact.tables
     import huancui.portfolio.tables
     import huancui.strategy.tables  # noqa: F401

@@ -88,7 +88,7 @@ def test_rolling_back_reactivates_the_stored_version(
     assert _audit(url)[-1].after == {
         "active": "default v1",
         "sha256": back.sha256,
-        "effective_date": "2026-12-01",
+        "effective_date": "2026-11-01",
         "reactivated": True,
     }
 

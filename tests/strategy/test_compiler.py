@@ -52,7 +52,7 @@ _ZERO = {SqlType.BIGINT: 0, SqlType.INTEGER: 0, SqlType.DOUBLE: 0.0}
 
 def account(account_id: str, **values: Any) -> Row:
     """A snapshot account with the given values and plain defaults for everything else."""
-    row: Row = {"account_id": account_id}
+    row: Row = {"account_id": account_id, "customer_id": f"C{account_id}"}
     for column in SNAPSHOT_COLUMNS:
         default = _DEFAULTS.get(
             column.name, None if column.nullable else _ZERO.get(column.sql_type)
@@ -66,8 +66,8 @@ def accounts_table(rows: list[Row]) -> duckdb.DuckDBPyConnection:
     """A DuckDB table `accounts` with the snapshot columns (and no score columns, as today)."""
     con = duckdb.connect()
     columns = ", ".join(f"{c.name} {c.sql_type}" for c in SNAPSHOT_COLUMNS)
-    con.execute(f"CREATE TABLE accounts (account_id VARCHAR, {columns})")
-    names = ["account_id", *(c.name for c in SNAPSHOT_COLUMNS)]
+    con.execute(f"CREATE TABLE accounts (account_id VARCHAR, customer_id VARCHAR, {columns})")
+    names = ["account_id", "customer_id", *(c.name for c in SNAPSHOT_COLUMNS)]
     marks = ", ".join("?" for _ in names)
     con.executemany(f"INSERT INTO accounts VALUES ({marks})", [[r[n] for n in names] for r in rows])
     return con

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from alembic import command
 from alembic.config import Config
@@ -130,5 +131,8 @@ def _sqlite_values(values: pa.Array) -> list[Any]:
     (building a date object per value and adapting it again is the slow part of a big load)."""
     if pa.types.is_date(values.type):
         values = values.cast(pa.string())
+    elif pa.types.is_timestamp(values.type):
+        # SQLAlchemy's SQLite DateTime format (UTC wall clock), e.g. 2026-11-28 20:31:47.915507
+        values = pc.strftime(values, format="%Y-%m-%d %H:%M:%S")
     result: list[Any] = values.to_pylist()
     return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +20,25 @@ class Settings(BaseSettings):
     delinquency_policy: Path | None = None
     duckdb_memory_limit: str = "3GB"
     duckdb_threads: int = 2
+    # The compliance pack every nightly run applies: a shipped name (cn, us-reg-f) or a file.
+    compliance_pack: str = "cn"
+    # The outbox: which adapter `huancui outbox send` uses (file, log or smtp) and its settings.
+    # file writes one masked JSON line per message under HUANCUI_HOME/outbox/ (a stand-in for an
+    # SMS/e-mail gateway in demos); smtp sends e-mail through the server below (e-mail only).
+    outbox_adapter: str = "file"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_sender: str = "collections@bank.example"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = 30.0
+    # What messages and call scripts name: the bank (per language), its hotline and the
+    # self-service page where a customer can pay or ask for a plan.
+    bank_name: str = "Huancui Bank"
+    bank_name_zh: str = "缓催银行"
+    hotline: str = "400-000-0000"
+    self_service_url: str = "https://bank.example/repay"
 
     @property
     def resolved_database_url(self) -> str:
@@ -33,6 +53,10 @@ class Settings(BaseSettings):
     @property
     def scratch_dir(self) -> Path:
         return self.home / "tmp"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
 
 
 def get_settings() -> Settings:

@@ -58,6 +58,38 @@ PLAN_COLUMNS: tuple[str, ...] = (
 _TREATMENT_FIELDS = ("channels", "template", "tone", "cadence_days", "queue")
 
 
+def _classified_ctes(
+    strategy: Strategy, accounts_relation: str, available: Collection[str] | None
+) -> str:
+    """accounts → eligible → classified → assigned: one row per eligible account."""
+    return f"""
+accounts AS (
+    SELECT *{_missing_scores(available)} FROM {accounts_relation}
+),
+eligible AS (
+    SELECT * FROM accounts
+    WHERE days_past_due >= {strategy.stages[0].min_dpd}
+      AND NOT coalesce(charged_off, FALSE)
+      AND (status IS NULL OR status <> 'charged_off')
+),
+classified AS (
+    SELECT
+        account_id,
+        customer_id,
+        {_segment_case(strategy, index=False)} AS segment,
+        {_segment_case(strategy, index=True)} AS segment_rule_index,
+        {_stage_case(strategy.stages)} AS stage,
+        CAST(({strategy.priority_sql}) AS DOUBLE) AS priority
+    FROM eligible
+),
+assigned AS (
+    SELECT *,
+        {_experiment_case(strategy)} AS experiment,
+        {_arm_case(strategy)} AS arm
+    FROM classified
+)""".strip()
+
+
 def compile_plan_sql(
     strategy: Strategy,
     *,
@@ -71,30 +103,7 @@ def compile_plan_sql(
     score columns it lacks are added as NULL. None means every score column is present.
     """
     return f"""
-WITH accounts AS (
-    SELECT *{_missing_scores(available_columns)} FROM {accounts_relation}
-),
-eligible AS (
-    SELECT * FROM accounts
-    WHERE days_past_due >= {strategy.stages[0].min_dpd}
-      AND NOT coalesce(charged_off, FALSE)
-      AND status IS DISTINCT FROM 'charged_off'
-),
-classified AS (
-    SELECT
-        account_id,
-        {_segment_case(strategy, index=False)} AS segment,
-        {_segment_case(strategy, index=True)} AS segment_rule_index,
-        {_stage_case(strategy.stages)} AS stage,
-        CAST(({strategy.priority_sql}) AS DOUBLE) AS priority
-    FROM eligible
-),
-assigned AS (
-    SELECT *,
-        {_experiment_case(strategy)} AS experiment,
-        {_arm_case(strategy)} AS arm
-    FROM classified
-),
+WITH {_classified_ctes(strategy, accounts_relation, available_columns)},
 treatments (segment, stage, channels, template, tone, cadence_days, queue) AS (
     VALUES {", ".join(_treatment_row(t) for t in strategy.treatments)}
 ),
@@ -115,6 +124,78 @@ FROM assigned AS a
 LEFT JOIN treatments AS t ON t.segment = a.segment AND t.stage = a.stage
 LEFT JOIN overrides AS o ON o.experiment = a.experiment AND o.arm = a.arm
 """.strip()
+
+
+ACTION_COLUMNS: tuple[str, ...] = (
+    "account_id",
+    "customer_id",
+    "segment",
+    "segment_rule_index",
+    "stage",
+    "experiment",
+    "arm",
+    "priority",
+    "reason",
+    "channel_no",
+    "channel",
+    "template",
+    "tone",
+    "cadence_days",
+    "queue",
+)
+
+
+def compile_actions_ctes(
+    strategy: Strategy,
+    *,
+    accounts_relation: str,
+    available_columns: Collection[str] | None = None,
+) -> str:
+    """CTEs ending in `strategy_actions`: one row per eligible account and treatment channel.
+
+    Columns: ACTION_COLUMNS. The effective treatment of every (segment, stage, arm) is resolved
+    here in Python into a small long table (`cells`), so the per-account work is a plain
+    equi-join with no arrays: the same SQL runs on DuckDB and, transpiled, on Spark. An account
+    matching no segment keeps one row with `channel` NULL and `reason` set.
+    """
+    return f"""
+{_classified_ctes(strategy, accounts_relation, available_columns)},
+cells (segment, stage, arm_key, channel_no, channel, template, tone, cadence_days, queue) AS (
+    VALUES {", ".join(_cell_rows(strategy))}
+),
+strategy_actions AS (
+    SELECT
+        a.account_id, a.customer_id, a.segment, a.segment_rule_index, a.stage,
+        a.experiment, a.arm, a.priority,
+        CASE WHEN a.segment IS NULL THEN {lit(NO_SEGMENT_REASON)} END AS reason,
+        c.channel_no, c.channel, c.template, c.tone, c.cadence_days, c.queue
+    FROM assigned AS a
+    LEFT JOIN cells AS c
+      ON c.segment = a.segment AND c.stage = a.stage AND c.arm_key = coalesce(a.arm, '')
+)""".strip()
+
+
+def _cell_rows(strategy: Strategy) -> list[str]:
+    rows: list[str] = []
+    for t in strategy.treatments:
+        experiment, arms = strategy.arms(t.segment, t.stage)
+        variants: list[tuple[str, Treatment]] = [(CHAMPION if experiment else "", t)]
+        for arm in arms:
+            override = next(
+                c.treatment
+                for c in strategy.challengers
+                if c.experiment == experiment and c.arm == arm.name
+            )
+            changes = {k: v for k, v in override.model_dump().items() if v is not None}
+            variants.append((arm.name, t.model_copy(update=changes)))
+        for arm_key, treatment in variants:
+            for number, channel in enumerate(treatment.channels, start=1):
+                rows.append(
+                    f"({lit(t.segment)}, {lit(t.stage)}, {lit(arm_key)}, {number},"
+                    f" {lit(channel)}, {lit(treatment.template)}, {lit(treatment.tone)},"
+                    f" {treatment.cadence_days}, {lit(treatment.queue)})"
+                )
+    return rows
 
 
 def plan(

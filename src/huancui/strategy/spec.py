@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from huancui.contact.policy import Hours
+from huancui.kit.calendar import zone
 from huancui.kit.errors import Severity
 from huancui.strategy.assignment import Arm
 from huancui.strategy.expressions import ExpressionError, compile_condition, compile_number
@@ -116,6 +118,29 @@ class Challenger(_Frozen):
     treatment: TreatmentOverride
 
 
+class OperatingHours(_Frozen):
+    """When the bank works each channel, in its own time zone; the compliance pack then keeps
+    only the part that is lawful in each customer's local time. A channel not listed here is
+    worked at any hour the pack allows."""
+
+    timezone: str = "Asia/Shanghai"
+    sms: Hours | None = None
+    email: Hours | None = None
+    call: Hours | None = None
+    visit: Hours | None = None
+    letter: Hours | None = None
+    legal: Hours | None = None
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> OperatingHours:
+        zone(self.timezone)
+        return self
+
+    def for_channel(self, channel: str) -> Hours | None:
+        hours: Hours | None = getattr(self, channel)
+        return hours
+
+
 @dataclass(frozen=True)
 class Problem:
     """A rule that is wrong (error) or doubtful (warning), at a path such as ('stages', 2)."""
@@ -146,6 +171,7 @@ class Strategy(_Frozen):
     treatments: tuple[Treatment, ...] = Field(min_length=1)
     priority: str = Field(min_length=1, description="Numeric expression; higher is worked first")
     challengers: tuple[Challenger, ...] = ()
+    operating_hours: OperatingHours = OperatingHours()
 
     @model_validator(mode="after")
     def _consistent(self) -> Strategy:

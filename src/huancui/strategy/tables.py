@@ -1,10 +1,23 @@
-"""Case-plane tables of strategies: every activated version, kept with its YAML, one active."""
+"""Case-plane tables of strategies: every activated version (one active) and every nightly run."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huancui.kit.database import Base
@@ -39,3 +52,38 @@ class StrategyVersionRow(Base):
     activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     activated_by: Mapped[str] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean)
+
+
+class PlanRunRow(Base):
+    """One nightly run: what decided it (as-of date, strategy, compliance pack, models, engine)
+    and where its plan is. Re-running a date adds a row and makes it the current one; older
+    rows stay for the record. A run row exists only for a run that finished: it is written in
+    the same transaction as the run's work items and outbox messages.
+    """
+
+    __tablename__ = "plan_runs"
+    __table_args__ = (Index("ix_plan_runs_as_of", "as_of", "is_current"),)
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_key: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[date] = mapped_column(Date)
+    planned_date: Mapped[date] = mapped_column(Date)
+    strategy_version_id: Mapped[int] = mapped_column(
+        ForeignKey("strategy_versions.strategy_version_id")
+    )
+    strategy_label: Mapped[str] = mapped_column(String(48))
+    policy_name: Mapped[str] = mapped_column(String(32))
+    policy_version: Mapped[int] = mapped_column(Integer)
+    policy_sha256: Mapped[str] = mapped_column(String(64))
+    model_versions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    snapshot_sha256: Mapped[str] = mapped_column(String(64))
+    engine: Mapped[str] = mapped_column(String(16))
+    plan_path: Mapped[str] = mapped_column(Text)
+    plan_sha256: Mapped[str] = mapped_column(String(64))
+    rows_planned: Mapped[int] = mapped_column(Integer)
+    rows_suppressed: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    is_current: Mapped[bool] = mapped_column(Boolean)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(64))

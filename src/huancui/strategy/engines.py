@@ -1,0 +1,87 @@
+"""Engines that run a PlanQuery: DuckDB (default, embedded) and Spark (local or a cluster).
+
+An engine registers the relations the query names (strategy/pipeline.py) and writes the plan as
+one Parquet file ordered by account and channel. Both run the very same SQL: Spark gets it
+transpiled from DuckDB's dialect by sqlglot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+
+from huancui.kit.settings import Settings
+from huancui.portfolio.validation import lit
+from huancui.strategy.pipeline import SNAPSHOT_RELATIONS, PlanQuery
+
+ENGINES = ("duckdb", "spark")
+
+
+class Engine(Protocol):
+    name: str
+
+    def write_plan(self, query: PlanQuery, target: Path) -> None:
+        """Run the query and write the plan to `target` (Parquet)."""
+
+
+def duckdb_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(
+        config={
+            "memory_limit": settings.duckdb_memory_limit,
+            "threads": settings.duckdb_threads,
+            "preserve_insertion_order": False,
+        }
+    )
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def register(con: duckdb.DuckDBPyConnection, query: PlanQuery) -> None:
+    """Create the views and tables the plan SQL reads."""
+    for relation, name in SNAPSHOT_RELATIONS.items():
+        path = query.file(name)
+        if path is None:
+            con.register(f"{relation}_empty", query.empty(name))
+            con.execute(f"CREATE OR REPLACE VIEW {relation} AS SELECT * FROM {relation}_empty")
+        else:
+            con.execute(
+                f"CREATE OR REPLACE VIEW {relation} AS SELECT * FROM read_parquet({lit(str(path))})"
+            )
+    for relation, table in (
+        ("ref_days", query.refs.days),
+        ("ref_windows", query.refs.windows),
+        ("ref_local_days", query.refs.local_days),
+    ):
+        con.register(f"{relation}_arrow", table)
+        con.execute(f"CREATE OR REPLACE TABLE {relation} AS SELECT * FROM {relation}_arrow")
+
+
+class DuckDBEngine:
+    name = "duckdb"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def write_plan(self, query: PlanQuery, target: Path) -> None:
+        con = duckdb_connection(self.settings)
+        # Ordered output: the file reads the same run after run.
+        con.execute("SET preserve_insertion_order = true")
+        try:
+            register(con, query)
+            con.execute(
+                f"COPY ({query.sql}) TO {lit(str(target))} (FORMAT parquet, COMPRESSION zstd)"
+            )
+        finally:
+            con.close()
+
+
+def make_engine(name: str, settings: Settings) -> Engine:
+    if name == "duckdb":
+        return DuckDBEngine(settings)
+    if name == "spark":
+        from huancui.strategy.spark import SparkEngine
+
+        return SparkEngine(settings)
+    raise ValueError(f"unknown engine '{name}'; choose one of {', '.join(ENGINES)}")

@@ -1,0 +1,101 @@
+"""The batch plane's plan query: strategy actions (compiler) → compliance guard, as one SELECT.
+
+`PlanQuery` holds everything that decides a plan (strategy, compliance pack, the snapshot folder,
+the planned contact day) and renders the SQL once; the engines (strategy/engines.py) only register
+the relations it names and run it:
+
+    snap_accounts, snap_customers, snap_holds, snap_contacts  ← the snapshot's Parquet files
+    ref_days, ref_windows, ref_local_days                       ← contact/guard.reference_tables
+
+A snapshot without a holds or contacts file gets an empty relation of the right columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from huancui.contact.guard import ReferenceTables, guard_sql, reference_tables
+from huancui.contact.policy import CompliancePack
+from huancui.strategy.compiler import compile_actions_ctes
+from huancui.strategy.spec import Strategy
+
+SNAPSHOT_RELATIONS: dict[str, str] = {
+    "snap_accounts": "accounts",
+    "snap_customers": "customers",
+    "snap_holds": "holds",
+    "snap_contacts": "contacts",
+}
+
+# Columns of the optional files, for the empty stand-ins.
+_EMPTY: dict[str, pa.Schema] = {
+    "holds": pa.schema(
+        [
+            ("hold_id", pa.string()),
+            ("account_id", pa.string()),
+            ("hold_type", pa.string()),
+            ("channel", pa.string()),
+            ("start_date", pa.date32()),
+            ("end_date", pa.date32()),
+            ("reason", pa.string()),
+        ]
+    ),
+    "contacts": pa.schema(
+        [
+            ("contact_id", pa.string()),
+            ("account_id", pa.string()),
+            ("contacted_at", pa.timestamp("us", tz="UTC")),
+            ("channel", pa.string()),
+            ("connected", pa.bool_()),
+            ("right_party", pa.bool_()),
+            ("outcome", pa.string()),
+            ("agent_id", pa.string()),
+        ]
+    ),
+}
+
+
+def planned_date_for(as_of: date) -> date:
+    """Actions decided on the night of `as_of` are for the next day."""
+    return as_of + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PlanQuery:
+    strategy: Strategy
+    pack: CompliancePack
+    snapshot: Path
+    as_of: date
+    refs: ReferenceTables
+    sql: str
+
+    def file(self, name: str) -> Path | None:
+        path = self.snapshot / f"{name}.parquet"
+        return path if path.exists() else None
+
+    def empty(self, name: str) -> pa.Table:
+        return _EMPTY[name].empty_table()
+
+
+def build_query(
+    *, strategy: Strategy, pack: CompliancePack, snapshot: Path, as_of: date
+) -> PlanQuery:
+    """Read what the SQL depends on (columns, time zones) and render it."""
+    accounts_file = snapshot / "accounts.parquet"
+    available = set(pq.read_schema(accounts_file).names)
+    customers = pq.read_table(snapshot / "customers.parquet", columns=["timezone"])
+    zones = customers.column("timezone").unique().to_pylist()
+    refs = reference_tables(
+        strategy=strategy, pack=pack, planned_date=planned_date_for(as_of), timezones=zones
+    )
+    ctes = compile_actions_ctes(
+        strategy,
+        accounts_relation="snap_accounts",
+        available_columns=available,
+    )
+    sql = guard_sql(strategy_ctes=ctes, pack=pack, refs=refs)
+    return PlanQuery(strategy, pack, snapshot, as_of, refs, sql)
