@@ -250,3 +250,39 @@ def test_plan_file_matches_the_case_plane(ready: Cli, settings: Settings) -> Non
     queued += rows(settings, "SELECT idempotency_key FROM outbox ORDER BY 1")
     assert sorted(plan) == sorted(queued)
     assert len({k for (k,) in plan}) == len(plan) == 2
+
+
+def test_experiment_assignments_are_stored_once(
+    ready: Cli, settings: Settings, write_strategy: Callable[..., Path]
+) -> None:
+    from huancui.strategy.assignment import Arm, assign_arm
+
+    # An experiment in the cell A0002 falls in (standard × late), half the traffic.
+    v2 = variant(
+        "    segment: prime\n    stage: early\n    traffic_share: 0.2\n",
+        "    segment: standard\n    stage: late\n    traffic_share: 0.5\n",
+        text=variant("version: 1\n", "version: 2\n"),
+    )
+    assert ready("strategy", "activate", str(write_strategy(v2))).exit_code == 0
+    first = run_json(ready)
+    expected = assign_arm(
+        experiment="prime_early_email", account_id="A0002", arms=[Arm("sms_and_email", 0.5)]
+    )
+    stored = rows(
+        settings,
+        "SELECT experiment, account_id, arm, segment, stage, first_run_id FROM experiment_assignments",
+    )
+    assert stored == [
+        (
+            "prime_early_email",
+            "A0002",
+            expected or "champion",
+            "standard",
+            "late",
+            first["run_id"],
+        )
+    ]
+    run_json(ready)
+    assert rows(settings, "SELECT count(*) FROM experiment_assignments") == [(1,)]
+    items = rows(settings, "SELECT DISTINCT experiment, arm FROM work_items")
+    assert items == [("prime_early_email", expected or "champion")]

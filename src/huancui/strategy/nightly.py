@@ -52,7 +52,7 @@ from huancui.strategy.pipeline import build_query, planned_date_for
 from huancui.strategy.repository import StrategyRepository
 from huancui.strategy.service import label
 from huancui.strategy.spec import Strategy
-from huancui.strategy.tables import PlanRunRow, StrategyVersionRow
+from huancui.strategy.tables import ExperimentAssignmentRow, PlanRunRow, StrategyVersionRow
 
 Progress = Callable[[str], None]
 PLAN_FILE = "plan.parquet"
@@ -192,6 +192,7 @@ def run_nightly(
     notify("planning")
     mark = time.perf_counter()
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
+    _sweep_leftovers(settings.runs_dir)
     work = settings.runs_dir / f".run-{uuid.uuid4().hex}.tmp"
     work.mkdir()
     try:
@@ -206,6 +207,7 @@ def run_nightly(
         plan_sha = sha256_file(work / PLAN_FILE)
         summary, planned, suppressed = summarise(work / PLAN_FILE)
         outbox_rows, work_rows = actionable(work / PLAN_FILE)
+        assignments = experiment_cells(work / PLAN_FILE)
         timings["summary"] = time.perf_counter() - mark
 
         notify("writing the day's work")
@@ -253,6 +255,9 @@ def run_nightly(
                     OutboxRow, outbox_rows, "pending"
                 )
                 added_items, present_w, cancelled_w = sync.apply(WorkItemRow, work_rows, "open")
+                assigned = _store_assignments(
+                    session, assignments, run=row, strategy_version_id=inputs.strategy_row_id
+                )
                 same = None if previous is None else previous.plan_sha256 == plan_sha
                 audit.record(
                     session,
@@ -272,6 +277,7 @@ def run_nightly(
                         "work_items_added": added_items,
                         "messages_added": added_messages,
                         "cancelled": cancelled_m + cancelled_w,
+                        "experiment_assignments_added": assigned,
                     },
                     reason=f"nightly run for {as_of}",
                 )
@@ -309,6 +315,15 @@ def run_nightly(
         cancelled=cancelled_m + cancelled_w,
         seconds=timings,
     )
+
+
+def _sweep_leftovers(runs_dir: Path, *, older_than_s: float = 6 * 3600) -> None:
+    """Remove scratch folders of runs killed before they finished (never those of a run that
+    may still be going: only folders untouched for hours)."""
+    cutoff = time.time() - older_than_s
+    for scratch in runs_dir.glob(".run-*.tmp"):
+        if scratch.stat().st_mtime < cutoff:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def summarise(plan: Path) -> tuple[dict[str, Any], int, int]:
@@ -372,6 +387,48 @@ def actionable(plan: Path) -> tuple[pa.Table, pa.Table]:
     finally:
         con.close()
     return messages, items
+
+
+def experiment_cells(plan: Path) -> pa.Table:
+    """Each account's experiment arm in this plan (one row per experiment and account)."""
+    con = duckdb.connect()
+    try:
+        return con.sql(
+            "SELECT DISTINCT experiment, account_id, arm, segment, stage"
+            f" FROM read_parquet({lit(str(plan))}) WHERE experiment IS NOT NULL"
+            " ORDER BY experiment, account_id"
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _store_assignments(
+    session: Session, cells: pa.Table, *, run: PlanRunRow, strategy_version_id: int
+) -> int:
+    """Insert the assignments not stored before for this strategy version; returns how many."""
+    if cells.num_rows == 0:
+        return 0
+    stored = session.execute(
+        select(ExperimentAssignmentRow.experiment, ExperimentAssignmentRow.account_id).where(
+            ExperimentAssignmentRow.strategy_version_id == strategy_version_id
+        )
+    ).all()
+    fresh = cells
+    if stored:
+        known = pa.array([f"{e}\x1f{a}" for e, a in stored], pa.string())
+        keys = pc.binary_join_element_wise(
+            cells.column("experiment"), cells.column("account_id"), "\x1f"
+        )
+        fresh = cells.filter(pc.invert(pc.is_in(keys, value_set=known)))
+    n = fresh.num_rows
+    fresh = (
+        fresh.append_column("strategy_version_id", pa.array([strategy_version_id] * n, pa.int64()))
+        .append_column("first_run_id", pa.array([run.run_id] * n, pa.int64()))
+        .append_column("first_as_of", pa.array([run.as_of] * n, pa.date32()))
+    )
+    return bulk_load(
+        session.connection(), ExperimentAssignmentRow.__tablename__, fresh.to_batches(50_000)
+    )
 
 
 @dataclass

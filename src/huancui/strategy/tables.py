@@ -87,3 +87,27 @@ class PlanRunRow(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(64))
+
+
+class ExperimentAssignmentRow(Base):
+    """An account's arm in an experiment, stored the first night it is assigned.
+
+    The arm comes from a stable hash of (experiment, account), so it does not change from night
+    to night; a new strategy version that changes the arms' shares may move an account, and the
+    row of that version records where it went. Monitoring reads exposure from here.
+    """
+
+    __tablename__ = "experiment_assignments"
+    __table_args__ = (UniqueConstraint("experiment", "account_id", "strategy_version_id"),)
+
+    assignment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[str] = mapped_column(String(32))
+    strategy_version_id: Mapped[int] = mapped_column(
+        ForeignKey("strategy_versions.strategy_version_id")
+    )
+    arm: Mapped[str] = mapped_column(String(32))
+    segment: Mapped[str] = mapped_column(String(32))
+    stage: Mapped[str] = mapped_column(String(32))
+    first_run_id: Mapped[int] = mapped_column(ForeignKey("plan_runs.run_id"))
+    first_as_of: Mapped[date] = mapped_column(Date)

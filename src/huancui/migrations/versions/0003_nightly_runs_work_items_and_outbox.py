@@ -1,4 +1,4 @@
-"""nightly runs, work items and outbox: the plan's record and the case plane's work
+"""nightly runs, work items, outbox and experiment assignments
 
 Revision ID: 0003
 Revises: 0002
@@ -50,6 +50,35 @@ def upgrade() -> None:
     with op.batch_alter_table("plan_runs", schema=None) as batch_op:
         batch_op.create_index("ix_plan_runs_as_of", ["as_of", "is_current"], unique=False)
 
+    op.create_table(
+        "experiment_assignments",
+        sa.Column("assignment_id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("experiment", sa.String(length=32), nullable=False),
+        sa.Column("account_id", sa.String(length=32), nullable=False),
+        sa.Column("strategy_version_id", sa.Integer(), nullable=False),
+        sa.Column("arm", sa.String(length=32), nullable=False),
+        sa.Column("segment", sa.String(length=32), nullable=False),
+        sa.Column("stage", sa.String(length=32), nullable=False),
+        sa.Column("first_run_id", sa.Integer(), nullable=False),
+        sa.Column("first_as_of", sa.Date(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["first_run_id"],
+            ["plan_runs.run_id"],
+            name=op.f("fk_experiment_assignments_first_run_id_plan_runs"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["strategy_version_id"],
+            ["strategy_versions.strategy_version_id"],
+            name=op.f("fk_experiment_assignments_strategy_version_id_strategy_versions"),
+        ),
+        sa.PrimaryKeyConstraint("assignment_id", name=op.f("pk_experiment_assignments")),
+        sa.UniqueConstraint(
+            "experiment",
+            "account_id",
+            "strategy_version_id",
+            name=op.f("uq_experiment_assignments_experiment"),
+        ),
+    )
     op.create_table(
         "outbox",
         sa.Column("message_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -130,6 +159,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_status")
 
     op.drop_table("outbox")
+    op.drop_table("experiment_assignments")
     with op.batch_alter_table("plan_runs", schema=None) as batch_op:
         batch_op.drop_index("ix_plan_runs_as_of")
 
