@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from huancui.cli_support import JsonFlag, emit_json, err, out
+from huancui.contact.cli import outbox_app
 from huancui.kit.errors import HuancuiError
 from huancui.kit.money import display_yuan, format_yuan, parse_yuan
 from huancui.kit.settings import Settings, get_settings
@@ -34,6 +35,7 @@ app.add_typer(contract_app, name="contract")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(strategy_app, name="strategy")
+app.add_typer(outbox_app, name="outbox")
 register_run_commands(app)
 
 
