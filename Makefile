@@ -1,5 +1,6 @@
 # huancui: two commands do everything on a fresh machine.
-#   make run   creates .venv, installs, generates a demo portfolio, imports it, runs the nightly job
+#   make run   creates .venv, installs, generates a demo portfolio, imports it, runs the nightly
+#              job and sends the day's messages through the file adapter (var/outbox/)
 #   make test  creates .venv, installs test tools, runs ruff, mypy and pytest
 PYTHON ?= python3
 VENV := .venv
@@ -8,6 +9,8 @@ STAMP := $(VENV)/.installed
 DEMO_ACCOUNTS ?= 20000
 DEMO_AS_OF ?= 2026-11-27
 DEMO_DIR ?= var/demo-delivery
+# The demo's clock for sending: 10:00 Beijing time on the planned day (as-of + 1).
+DEMO_SEND_AT ?= 2026-11-28T10:00:00+08:00
 
 .PHONY: run test install lint typecheck pytest benchmark lock clean
 
@@ -27,6 +30,7 @@ run: $(STAMP)
 	$(BIN)/huancui portfolio summary --as-of $(DEMO_AS_OF)
 	$(BIN)/huancui strategy activate strategies/default.yaml --actor demo
 	$(BIN)/huancui run --as-of $(DEMO_AS_OF) --actor demo
+	$(BIN)/huancui outbox send --now $(DEMO_SEND_AT) --actor demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

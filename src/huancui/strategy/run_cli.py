@@ -70,7 +70,7 @@ def run_command(
         f" strategy {report.strategy}, compliance {report.policy}, engine {report.engine}",
         highlight=False,
     )
-    table = Table(title="Planned actions by segment × stage × channel")
+    table = Table(title="Planned actions")
     for name in ("segment", "stage", "channel", "actions"):
         table.add_column(name, justify="right" if name == "actions" else "left")
     for cell in s["planned_by_cell"]:
