@@ -10,8 +10,9 @@ What the guard does, in this order (rule ids as recorded):
 1. Vulnerable customers (a `vulnerable` hold active on the planned day on any of their
    accounts: vulnerability is the person's): the strategy actions of all their accounts are
    suppressed (`vulnerable.specialist_queue`) and one specialist action per customer replaces
-   them (the pack's queue, channel, template, gentle tone; on the account with the highest
-   priority); it passes through every rule below like any other.
+   them (the pack's queue, channel, template, gentle tone), on the account with the highest
+   priority among those not on hold for that channel on its contact day (any, if all are); it
+   passes through every rule below like any other.
 2. Account-level hard holds active on the contact day: `hold.deceased`, `hold.bankruptcy`,
    `hold.legal`, `hold.dispute`, `hold.hardship` (the 缓催 pause; it ends by itself when the hold's
    end date passes), `hold.do_not_contact`. Then a channel opt-out (`hold.channel_opt_out`) and a
@@ -233,6 +234,7 @@ def guard_sql(
     """The whole plan as one SELECT (see the module doc); columns PLAN_COLUMNS."""
     planned = refs.channel_days[0].planned_date
     v = pack.vulnerable
+    specialist_day = refs.contact_date(v.channel)
     hold_flags = ",\n        ".join(
         f"max(CASE WHEN h.hold_type = {lit(kind)} THEN 1 ELSE 0 END) AS h_{kind}"
         for kind, _ in HARD_HOLDS
@@ -293,12 +295,23 @@ vulnerable AS (
       AND h.start_date <= DATE '{planned.isoformat()}'
       AND (h.end_date IS NULL OR h.end_date >= DATE '{planned.isoformat()}')
 ),
+specialist_blocked AS (
+    SELECT DISTINCT account_id FROM {holds}
+    WHERE (hold_type IN ({hold_types})
+           OR (hold_type = 'channel_opt_out' AND channel = {lit(v.channel)}))
+      AND start_date <= DATE '{specialist_day.isoformat()}'
+      AND (end_date IS NULL OR end_date >= DATE '{specialist_day.isoformat()}')
+),
 specialist_candidates AS (
     SELECT s.*,
         row_number() OVER (
-            PARTITION BY s.customer_id ORDER BY s.priority DESC NULLS LAST, s.account_id
+            PARTITION BY s.customer_id
+            ORDER BY CASE WHEN b.account_id IS NULL THEN 0 ELSE 1 END,
+                     s.priority DESC NULLS LAST, s.account_id
         ) AS nth
-    FROM strategy_actions AS s JOIN vulnerable AS w ON w.customer_id = s.customer_id
+    FROM strategy_actions AS s
+    JOIN vulnerable AS w ON w.customer_id = s.customer_id
+    LEFT JOIN specialist_blocked AS b ON b.account_id = s.account_id
     WHERE s.channel_no = 1
 ),
 specialist AS (

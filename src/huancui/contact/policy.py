@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from huancui.kit.calendar import END_OF_DAY, zone
+from huancui.kit.calendar import END_OF_DAY, holiday_name, zone
 from huancui.kit.errors import InvalidInput, NotFound
 
 Channel = Literal["sms", "email", "call", "visit", "letter", "legal"]
@@ -52,6 +52,22 @@ HOLIDAY_DEFERRED_RULE = "holiday.deferred"
 HOURS_NARROWED_RULE = "hours.narrowed"
 HOURS_CLOSED_RULE = "hours.no_lawful_window"
 CADENCE_RULE = "strategy.cadence"
+# The guard's own rule ids; a pack's caps and cool-downs must use others.
+BUILT_IN_RULES: frozenset[str] = frozenset(
+    {rule for _, rule in HARD_HOLDS}
+    | {
+        OPT_OUT_RULE,
+        CONSENT_RULE,
+        VULNERABLE_RULE,
+        HOLIDAY_DEFERRED_RULE,
+        HOURS_NARROWED_RULE,
+        HOURS_CLOSED_RULE,
+        CADENCE_RULE,
+        "strategy.no_segment",
+    }
+)
+# Channels the customers file records a consent for (consent_sms, consent_email, consent_call).
+CONSENT_RECORDED: tuple[str, ...] = ("sms", "email", "call")
 
 
 def _clock(text: str) -> time:
@@ -60,7 +76,9 @@ def _clock(text: str) -> time:
     try:
         return time.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"'{text}' is not a time of day; write HH:MM (24:00 for midnight)")
+        raise ValueError(
+            f"'{text}' is not a time of day; write HH:MM (24:00 for midnight)"
+        ) from None
 
 
 class _Frozen(BaseModel):
@@ -162,6 +180,18 @@ class CompliancePack(_Frozen):
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
         if duplicated:
             raise ValueError(f"rule ids must be unique; repeated: {', '.join(duplicated)}")
+        taken = sorted(set(ids) & BUILT_IN_RULES)
+        if taken:
+            raise ValueError(f"rule ids taken by the guard's own rules: {', '.join(taken)}")
+        unrecorded = [c for c in self.consent_channels if c not in CONSENT_RECORDED]
+        if unrecorded:
+            # The guard could only ever find such a consent missing: say so when the pack loads.
+            raise ValueError(
+                f"consent_channels: no consent is recorded for {', '.join(unrecorded)}"
+                f" (customers record consent for {', '.join(CONSENT_RECORDED)})"
+            )
+        if self.holidays is not None:
+            holiday_name(date(2000, 1, 1), self.holidays.calendar)  # ValueError if unknown
         return self
 
     @property
@@ -229,10 +259,11 @@ def _line(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
                 if key.value == part:
                     child = value
                     line = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part < len(node.value):
-                child = node.value[part]
-                line = child.start_mark.line + 1
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            child = node.value[part]
+            line = child.start_mark.line + 1
         if child is None:
             break
         node = child
