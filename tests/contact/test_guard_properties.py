@@ -48,6 +48,9 @@ from tests.contact.builders import (
 # --- the rules, from the issue ------------------------------------------------------------------
 
 
+PERSON_HOLD_TYPES = ("deceased", "bankruptcy", "do_not_contact")
+
+
 @dataclass(frozen=True)
 class PackRules:
     default_zone: str
@@ -214,11 +217,22 @@ class Reference:
         return day
 
     def active_holds(self, account_id: str, day: date, kinds: tuple[str, ...]) -> set[str]:
-        return {
+        """Holds on this debt, and the person's holds (deceased, bankruptcy, do-not-contact) on
+        any account of the same customer."""
+        owner = self.customer_of.get(account_id)
+        siblings = [a for a, c in self.customer_of.items() if c == owner and a != account_id]
+        found = {
             h["hold_type"]
             for h in self.holds[account_id]
             if h["hold_type"] in kinds and active(h, day)
         }
+        found |= {
+            h["hold_type"]
+            for sibling in siblings
+            for h in self.holds[sibling]
+            if h["hold_type"] in kinds and h["hold_type"] in PERSON_HOLD_TYPES and active(h, day)
+        }
+        return found
 
     def opted_out(self, account_id: str, channel: str, day: date) -> bool:
         return any(

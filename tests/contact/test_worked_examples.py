@@ -362,7 +362,9 @@ def test_hard_hold_suppresses_every_channel_with_its_rule(
     tmp_path: Path, pack: str, hold_type: str
 ) -> None:
     """Every pack: hardship (缓催), dispute, legal, bankruptcy, deceased and do-not-contact stop
-    every channel of the account, each naming its own rule; the customer's other account goes on."""
+    every channel of the account, each naming its own rule. The customer's other account goes on
+    when the hold is about this debt (hardship, dispute, legal) and stops too when it is about the
+    person (deceased, bankruptcy, do-not-contact)."""
     snap = Snapshot()
     snap.customer("C1", timezone="Asia/Shanghai" if pack == "cn" else NEW_YORK)
     snap.account("A1", "C1")
@@ -377,7 +379,8 @@ def test_hard_hold_suppresses_every_channel_with_its_rule(
         assert row["status"] == "suppressed"
         assert row["suppressed_by"] == f"hold.{hold_type}"
         assert f"hold.{hold_type}" in rules_of(row)
-    assert set(statuses(rows, "A2").values()) == {"planned"}
+    other = "suppressed" if hold_type in ("deceased", "bankruptcy", "do_not_contact") else "planned"
+    assert set(statuses(rows, "A2").values()) == {other}
 
 
 def test_hardship_pause_ends_by_itself(tmp_path: Path) -> None:
@@ -537,3 +540,27 @@ def test_unknown_time_zone_means_the_packs_zone(tmp_path: Path, timezone: str | 
     call = one(rows, "A1", "call")
     assert (call["status"], call["timezone"]) == ("planned", NEW_YORK)
     assert call["window_start"] == "2026-11-28T08:00:00-05:00"
+
+
+@pytest.mark.parametrize("kind", ["deceased", "bankruptcy", "do_not_contact"])
+def test_holds_about_the_person_stop_all_their_accounts(tmp_path: Path, kind: str) -> None:
+    """Deceased, bankruptcy and do-not-contact are about the person: a hold recorded on one of
+    the customer's accounts stops contact about every one of them. A dispute is about one debt."""
+    snap = Snapshot()
+    snap.customer("C1")
+    snap.account("A1", "C1")
+    snap.account("A2", "C1")
+    snap.hold("A1", kind, start=AS_OF)
+    snap.customer("C2")
+    snap.account("B1", "C2")
+    snap.account("B2", "C2")
+    snap.hold("B1", "dispute", start=AS_OF)
+
+    rows = plan(snap, tmp_path, pack="cn", as_of=AS_OF)
+
+    for account_id in ("A1", "A2"):
+        account_rows = [r for r in rows if r["account_id"] == account_id]
+        assert account_rows
+        assert all(r["suppressed_by"] == f"hold.{kind}" for r in account_rows)
+    assert all(r["suppressed_by"] == "hold.dispute" for r in rows if r["account_id"] == "B1")
+    assert any(r["status"] == "planned" for r in rows if r["account_id"] == "B2")

@@ -13,9 +13,11 @@ What the guard does, in this order (rule ids as recorded):
    them (the pack's queue, channel, template, gentle tone), on the account with the highest
    priority among those not on hold for that channel on its contact day (any, if all are); it
    passes through every rule below like any other.
-2. Account-level hard holds active on the contact day: `hold.deceased`, `hold.bankruptcy`,
+2. Hard holds active on the contact day: `hold.deceased`, `hold.bankruptcy`,
    `hold.legal`, `hold.dispute`, `hold.hardship` (the 缓催 pause; it ends by itself when the hold's
-   end date passes), `hold.do_not_contact`. Then a channel opt-out (`hold.channel_opt_out`) and a
+   end date passes), `hold.do_not_contact`. Legal, dispute and hardship holds are about one debt
+   and stop its account; deceased, bankruptcy and do-not-contact are about the person, and a
+   hold on any of the customer's accounts stops all of them. Then a channel opt-out (`hold.channel_opt_out`) and a
    missing consent for a channel that needs one (`consent.missing`: NULL counts as no consent).
 3. Public holidays: the pack's channels move to the next day that is not one
    (`holiday.deferred`); the other checks then use that day.
@@ -50,6 +52,7 @@ from huancui.contact.policy import (
     HOURS_CLOSED_RULE,
     HOURS_NARROWED_RULE,
     OPT_OUT_RULE,
+    PERSON_HOLDS,
     VULNERABLE_RULE,
     CompliancePack,
     FrequencyCap,
@@ -240,12 +243,25 @@ def guard_sql(
         for kind, _ in HARD_HOLDS
     )
     hold_types = ", ".join(lit(kind) for kind, _ in HARD_HOLDS)
+
+    def held(kind: str) -> str:
+        on_account = f"coalesce(f.h_{kind}, 0) = 1"
+        if kind in PERSON_HOLDS:
+            return f"({on_account} OR coalesce(pf.h_{kind}, 0) = 1)"
+        return on_account
+
     hold_whens = "\n            ".join(
-        f"WHEN coalesce(f.h_{kind}, 0) = 1 THEN {lit(rule)}" for kind, rule in HARD_HOLDS
+        f"WHEN {held(kind)} THEN {lit(rule)}" for kind, rule in HARD_HOLDS
     )
     hold_trace = ", ".join(
-        f"CASE WHEN coalesce(f.h_{kind}, 0) = 1 THEN {lit(rule)} END" for kind, rule in HARD_HOLDS
+        f"CASE WHEN {held(kind)} THEN {lit(rule)} END" for kind, rule in HARD_HOLDS
     )
+    person_flags = ",\n        ".join(
+        f"max(CASE WHEN h.hold_type = {lit(kind)} THEN 1 ELSE 0 END) AS h_{kind}"
+        for kind, _ in HARD_HOLDS
+        if kind in PERSON_HOLDS
+    )
+    person_types = ", ".join(lit(kind) for kind, _ in HARD_HOLDS if kind in PERSON_HOLDS)
     consent_cases = " ".join(
         f"WHEN {lit(ch)} THEN coalesce(c.consent_{ch}, FALSE)"
         for ch in pack.consent_channels
@@ -353,6 +369,18 @@ hold_flags AS (
     WHERE h.hold_type IN ({hold_types})
     GROUP BY k.account_id, k.contact_date
 ),
+person_flags AS (
+    SELECT k.customer_id, k.contact_date,
+        {person_flags}
+    FROM (SELECT DISTINCT customer_id, contact_date FROM dated WHERE channel IS NOT NULL) AS k
+    JOIN {accounts} AS ha ON ha.customer_id = k.customer_id
+    JOIN {holds} AS h
+      ON h.account_id = ha.account_id
+     AND h.start_date <= k.contact_date
+     AND (h.end_date IS NULL OR h.end_date >= k.contact_date)
+    WHERE h.hold_type IN ({person_types})
+    GROUP BY k.customer_id, k.contact_date
+),
 opt_outs AS (
     SELECT DISTINCT k.account_id, k.channel, k.contact_date
     FROM (SELECT DISTINCT account_id, channel, contact_date FROM dated WHERE channel IS NOT NULL) AS k
@@ -405,6 +433,8 @@ screened AS (
         ) AS pre_trace
     FROM dated AS a
     LEFT JOIN hold_flags AS f ON f.account_id = a.account_id AND f.contact_date = a.contact_date
+    LEFT JOIN person_flags AS pf
+      ON pf.customer_id = a.customer_id AND pf.contact_date = a.contact_date
     LEFT JOIN opt_outs AS o
       ON o.account_id = a.account_id AND o.channel = a.channel AND o.contact_date = a.contact_date
     LEFT JOIN {windows} AS w ON w.timezone = a.timezone AND w.channel = a.channel

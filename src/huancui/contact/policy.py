@@ -45,6 +45,9 @@ HARD_HOLDS: tuple[tuple[str, str], ...] = (
     ("hardship", "hold.hardship"),
     ("do_not_contact", "hold.do_not_contact"),
 )
+# Of those, the holds that are about the person, not one debt: a hold on any of the customer's
+# accounts stops contact about all of them.
+PERSON_HOLDS: frozenset[str] = frozenset({"deceased", "bankruptcy", "do_not_contact"})
 OPT_OUT_RULE = "hold.channel_opt_out"
 CONSENT_RULE = "consent.missing"
 VULNERABLE_RULE = "vulnerable.specialist_queue"

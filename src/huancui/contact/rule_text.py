@@ -27,12 +27,15 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Hardship pause (缓催) in force: collection pauses until the pause ends, then resumes by itself.",
         "缓催（困难暂停）生效中：暂停催收，到期后自动恢复。",
     ),
-    "hold.do_not_contact": ("Do-not-contact request: no contact.", "客户要求勿扰：不得联系。"),
+    "hold.do_not_contact": (
+        "Do-not-contact request: no contact about any of the customer's accounts.",
+        "客户要求勿扰：其所有账户均不得联系。",
+    ),
     "hold.channel_opt_out": ("The customer opted out of this channel.", "客户已退订该渠道。"),
     "consent.missing": ("No recorded consent for this channel.", "该渠道未获客户授权同意。"),
     "vulnerable.specialist_queue": (
-        "Vulnerable customer: automated contact replaced by one call from the specialist care queue.",
-        "弱势客户：以专门关怀团队的一次人工联系代替自动催收。",
+        "Vulnerable customer: automated contact replaced by one call per customer from the specialist care queue.",
+        "弱势客户：以专门关怀团队对客户的一次人工联系代替自动催收。",
     ),
     "holiday.deferred": (
         "Public holiday: moved to the next day that is not one.",
