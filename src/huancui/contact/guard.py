@@ -390,12 +390,18 @@ opt_outs AS (
      AND (h.end_date IS NULL OR h.end_date >= k.contact_date)
     WHERE h.hold_type = 'channel_opt_out'
 ),
+recent_contacts AS (
+    -- Only the look-back matters; dropping older contacts first keeps the joins below small.
+    SELECT * FROM {contacts}
+    WHERE contacted_at >= (SELECT min(utc_start) FROM {local_days})
+      AND contacted_at < (SELECT max(utc_end) FROM {local_days})
+),
 history AS (
     SELECT k.account_id, a.customer_id, k.channel,
            coalesce(k.connected, FALSE) AS connected,
            coalesce(k.connected, FALSE) AND coalesce(k.right_party, FALSE) AS conversation,
            ld.local_date
-    FROM {contacts} AS k
+    FROM recent_contacts AS k
     JOIN {accounts} AS a ON a.account_id = k.account_id
     LEFT JOIN {customers} AS c ON c.customer_id = a.customer_id
     JOIN {local_days} AS ld

@@ -56,7 +56,11 @@ def _text(value: str) -> str:
 
 
 def uniform_sql(*, experiment: str, account_column: str = "account_id") -> str:
-    """DuckDB expression equal to `stable_uniform` for each row's account."""
+    """DuckDB expression equal to `stable_uniform` for each row's account.
+
+    Spark has no '0x' literal parse: strategy/spark.py rewrites `CAST(('0x' || h) AS BIGINT)` to
+    `CAST(conv(h, 16, 10) AS BIGINT)`, so keep that shape (tests/strategy/test_conformance.py).
+    """
     digest = f"sha256({_text(experiment + ':')} || {account_column})"
     integer = f"CAST(('0x' || substr({digest}, 1, {_HEX_DIGITS})) AS BIGINT)"
     return f"(CAST({integer} AS DOUBLE) / {_SCALE}.0)"

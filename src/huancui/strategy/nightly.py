@@ -204,7 +204,7 @@ def run_nightly(
 
         notify("summarising")
         mark = time.perf_counter()
-        plan_sha = sha256_file(work / PLAN_FILE)
+        plan_sha = plan_digest(work / PLAN_FILE)
         summary, planned, suppressed = summarise(work / PLAN_FILE)
         outbox_rows, work_rows = actionable(work / PLAN_FILE)
         assignments = experiment_cells(work / PLAN_FILE)
@@ -324,6 +324,22 @@ def _sweep_leftovers(runs_dir: Path, *, older_than_s: float = 6 * 3600) -> None:
     for scratch in runs_dir.glob(".run-*.tmp"):
         if scratch.stat().st_mtime < cutoff:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def plan_digest(plan: Path) -> str:
+    """SHA-256 of the plan's rows in order, independent of how the file was encoded: the same
+    plan written by DuckDB or by Spark has the same digest."""
+    con = duckdb.connect()
+    try:
+        found = con.execute(
+            "SELECT sha256(coalesce(string_agg(md5(CAST(p AS VARCHAR)), ''"
+            " ORDER BY p.account_id, p.channel, p.contact_date), ''))"
+            f" FROM read_parquet({lit(str(plan))}) AS p"
+        ).fetchone()
+    finally:
+        con.close()
+    assert found is not None
+    return str(found[0])
 
 
 def summarise(plan: Path) -> tuple[dict[str, Any], int, int]:
