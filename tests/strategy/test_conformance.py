@@ -78,17 +78,20 @@ VARIANT_CHALLENGERS: list[dict[str, Any]] = [
         "treatment": {"channels": ["legal", "visit"]},
     },
 ]
+
+
+def _cap(rule: str, channel: str, scope: str, *, days: int, most: int) -> dict[str, Any]:
+    text = f"At most {most} {channel} attempts per {scope} in {days} days (conformance test)."
+    return {"id": rule, "channel": channel, "scope": scope, "counts": "attempts", "days": days,
+            "max": most, "text_en": text, "text_zh": "一致性测试用的频率上限。"}  # fmt: skip
+
+
 # Frequency caps tight enough that the plan's own calls compete, highest priority first.
-VARIANT_CAPS: list[dict[str, Any]] = [
-    {"id": "test.one_call_per_debtor_day", "channel": "call", "scope": "debtor",
-     "counts": "attempts", "days": 1, "max": 1},
-    {"id": "test.one_sms_per_debt_3d", "channel": "sms", "scope": "debt",
-     "counts": "attempts", "days": 3, "max": 1},
-    {"id": "test.no_letter_per_debtor_day", "channel": "letter", "scope": "debtor",
-     "counts": "attempts", "days": 1, "max": 0},
-]  # fmt: skip
-for _cap in VARIANT_CAPS:
-    _cap.update(text_en=f"Conformance test cap {_cap['id']}.", text_zh="一致性测试上限。")
+VARIANT_CAPS = [
+    _cap("test.one_call_per_debtor_day", "call", "debtor", days=1, most=1),
+    _cap("test.one_sms_per_debt_3d", "sms", "debt", days=3, most=1),
+    _cap("test.no_letter_per_debtor_day", "letter", "debtor", days=1, most=0),
+]
 
 
 # -- fixtures ------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ same names: the snapshot's Parquet files, an empty relation of the right columns
 optional file, and the reference tables from Arrow (dates as DateType, UTC instants as
 TimestampType). It runs the transpiled SQL and writes ONE Parquet file with DuckDB's column names,
 types (DATE, string, INTEGER/BIGINT, DOUBLE) and row order (`ORDER BY account_id, channel_no`, a
-total order: an account's actions are numbered). Column nullability is each engine's own.
+total order: an account's actions are numbered). Column nullability is each engine's own, and so
+are the file's bytes (writer, row groups): equal plans need not have equal file hashes.
 
 The statement runs CTE by CTE (`spark_plan`): each top-level CTE becomes a temp view, and one read
 more than once (the guard reads `strategy_actions`, `dated`, `history`, `screened`, … several times)
@@ -44,8 +45,10 @@ fine up to a few million rows on a local[2] session. On a cluster the snapshot m
 the executors read (HDFS, S3, …), and the plan would be written by the executors instead
 (`df.write.parquet(dir)`, sorted with `orderBy`, giving a folder of part files in order) or
 streamed with `toLocalIterator` into a ParquetWriter, so the driver never holds the whole plan;
-the reference tables are small and are shipped from the driver either way. The JVM's memory then
-comes from spark-submit/cluster settings rather than from this module.
+the reference tables are small and are shipped from the driver either way. Local checkpoints live
+on the executors, so a lost executor fails the run: on a cluster use `checkpoint()` with a reliable
+checkpoint folder (or `persist`). The JVM's memory then comes from spark-submit/cluster settings
+rather than from this module.
 """
 
 from __future__ import annotations
