@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     delinquency_policy: Path | None = None
     duckdb_memory_limit: str = "3GB"
     duckdb_threads: int = 2
+    # The nightly plan's DuckDB limit: below it, joins and sorts spill to scratch_dir, so a
+    # 1,000,000-account collections book plans in under 2 GB (docs/benchmarks.md).
+    plan_memory_limit: str = "1200MB"
     # The compliance pack every nightly run applies: a shipped name (cn, us-reg-f) or a file.
     compliance_pack: str = "cn"
     # The outbox: which adapter `huancui outbox send` uses (file, log or smtp) and its settings.

@@ -27,11 +27,15 @@ class Engine(Protocol):
 
 
 def duckdb_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for the plan, spilling to scratch_dir past `plan_memory_limit`."""
+    spill = settings.scratch_dir / "duckdb-plan"
+    spill.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(
         config={
-            "memory_limit": settings.duckdb_memory_limit,
+            "memory_limit": settings.plan_memory_limit,
             "threads": settings.duckdb_threads,
             "preserve_insertion_order": False,
+            "temp_directory": str(spill),
         }
     )
     con.execute("SET TimeZone = 'UTC'")
