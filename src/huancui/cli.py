@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from huancui.cli_support import JsonFlag, emit_json, err, out
+from huancui.cli_support import JsonFlag, emit_json, err, fail, out, parse_date
 from huancui.contact.cli import outbox_app
 from huancui.kit.errors import HuancuiError
 from huancui.kit.money import display_yuan, format_yuan, parse_yuan
@@ -44,19 +44,6 @@ PolicyOption = Annotated[
     Path | None,
     typer.Option("--policy", help="Delinquency policy YAML (default: HUANCUI_DELINQUENCY_POLICY)."),
 ]
-
-
-def parse_date(text: str, *, option: str = "--as-of") -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        err.print(f"[red]{option}: {text!r} is not a date; write YYYY-MM-DD[/red]")
-        raise typer.Exit(2) from None
-
-
-def fail(exc: HuancuiError) -> typer.Exit:
-    err.print(str(exc), markup=False, highlight=False)
-    return typer.Exit(exc.exit_code)
 
 
 def policy_from(path: Path | None, settings: Settings) -> DelinquencyPolicy:

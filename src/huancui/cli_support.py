@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+
+from huancui.kit.errors import HuancuiError
 
 # Tables stay readable when output goes to a file or CI log (rich would assume 80 columns).
 out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def parse_date(text: str, *, option: str = "--as-of") -> date:
+    """A YYYY-MM-DD option value, or exit 2 saying what is wrong."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        err.print(f"[red]{option}: {text!r} is not a date; write YYYY-MM-DD[/red]")
+        raise typer.Exit(2) from None
+
+
+def fail(exc: HuancuiError) -> typer.Exit:
+    """Print a business error for the person who must act and exit with its code."""
+    err.print(str(exc), markup=False, highlight=False)
+    return typer.Exit(exc.exit_code)
 
 
 def emit_json(data: Any) -> None:

@@ -17,18 +17,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from huancui.cli_support import JsonFlag, emit_json, err, out
+from huancui.cli_support import JsonFlag, emit_json, err, fail, out
 from huancui.kit.errors import HuancuiError
 from huancui.kit.settings import get_settings
 
 outbox_app = typer.Typer(
     help="The outbox of SMS and e-mail: send what is due, list messages.", no_args_is_help=True
 )
-
-
-def _fail(exc: HuancuiError) -> typer.Exit:
-    err.print(str(exc), markup=False, highlight=False)
-    return typer.Exit(exc.exit_code)
 
 
 def _now(text: str | None) -> datetime:
@@ -95,7 +90,7 @@ def send(
                 settings=settings,
             )
         except HuancuiError as exc:
-            raise _fail(exc) from None
+            raise fail(exc) from None
     if json_out:
         emit_json(report.as_json())
         return

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from huancui.contact.policy import CompliancePack
+from huancui.contact.policy import (
+    CADENCE_RULE,
+    CONSENT_RULE,
+    HARD_HOLDS,
+    HOLIDAY_DEFERRED_RULE,
+    HOURS_CLOSED_RULE,
+    HOURS_NARROWED_RULE,
+    OPT_OUT_RULE,
+    VULNERABLE_RULE,
+    CompliancePack,
+)
 
 Language = str  # "en" or "zh-CN"
 
@@ -78,19 +88,14 @@ def describe(rule: str, pack: CompliancePack, language: Language = "en") -> str:
 def known_rules(pack: CompliancePack) -> list[str]:
     """Every rule id the guard can record under this pack, in the guard's order."""
     return [
-        "vulnerable.specialist_queue",
-        "hold.deceased",
-        "hold.bankruptcy",
-        "hold.legal",
-        "hold.dispute",
-        "hold.hardship",
-        "hold.do_not_contact",
-        "hold.channel_opt_out",
-        "consent.missing",
-        "holiday.deferred",
-        "hours.narrowed",
-        "hours.no_lawful_window",
-        "strategy.cadence",
+        VULNERABLE_RULE,
+        *(rule for _, rule in HARD_HOLDS),
+        OPT_OUT_RULE,
+        CONSENT_RULE,
+        HOLIDAY_DEFERRED_RULE,
+        HOURS_NARROWED_RULE,
+        HOURS_CLOSED_RULE,
+        CADENCE_RULE,
         *(c.id for c in pack.frequency_caps),
         *(c.id for c in pack.cooldowns),
     ]

@@ -64,7 +64,7 @@ def _classified_ctes(
     """accounts → eligible → classified → assigned: one row per eligible account."""
     return f"""
 accounts AS (
-    SELECT *{_missing_scores(available)} FROM {accounts_relation}
+    SELECT *{missing_scores_sql(available)} FROM {accounts_relation}
 ),
 eligible AS (
     SELECT * FROM accounts
@@ -210,7 +210,7 @@ def plan(
     return con.sql(sql)
 
 
-def _missing_scores(available: Collection[str] | None) -> str:
+def missing_scores_sql(available: Collection[str] | None) -> str:
     if available is None:
         return ""
     present = {name.lower() for name in available}

@@ -25,7 +25,8 @@ from huancui.kit.settings import Settings
 from huancui.portfolio.snapshot_store import snapshot_dir
 from huancui.portfolio.validation import lit
 from huancui.strategy.assignment import stable_uniform, upper_bounds
-from huancui.strategy.columns import COLUMNS_BY_NAME, SCORE_COLUMNS
+from huancui.strategy.columns import COLUMNS_BY_NAME
+from huancui.strategy.compiler import missing_scores_sql
 from huancui.strategy.nightly import current_run, strategy_of
 from huancui.strategy.spec import Strategy
 
@@ -158,14 +159,12 @@ def _account_row(
 
 def _with_scores(snapshot: Any, con: duckdb.DuckDBPyConnection) -> str:
     names = {
-        r[0].lower()
+        r[0]
         for r in con.execute(
             f"DESCRIBE SELECT * FROM read_parquet({lit(str(snapshot))})"
         ).fetchall()
     }
-    extra = "".join(
-        f", CAST(NULL AS DOUBLE) AS {c.name}" for c in SCORE_COLUMNS if c.name not in names
-    )
+    extra = missing_scores_sql(names)
     return f"(SELECT *{extra} FROM read_parquet({lit(str(snapshot))}))"
 
 

@@ -215,9 +215,7 @@ def run_nightly(
         moved = False
         try:
             with unit_of_work(url) as session:
-                previous = session.scalars(
-                    select(PlanRunRow).where(PlanRunRow.as_of == as_of, PlanRunRow.is_current)
-                ).first()
+                previous = current_run(session, as_of)
                 session.execute(
                     update(PlanRunRow)
                     .where(PlanRunRow.as_of == as_of, PlanRunRow.is_current)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from datetime import date
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,26 +12,13 @@ import duckdb
 import typer
 from rich.table import Table
 
-from huancui.cli_support import JsonFlag, emit_json, err, out
+from huancui.cli_support import JsonFlag, emit_json, err, fail, out, parse_date
 from huancui.kit.database import migrate, unit_of_work
 from huancui.kit.errors import HuancuiError
 from huancui.kit.settings import get_settings
 from huancui.portfolio.validation import lit
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date of the snapshot, YYYY-MM-DD.")]
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        err.print(f"[red]--as-of: {text!r} is not a date; write YYYY-MM-DD[/red]")
-        raise typer.Exit(2) from None
-
-
-def _fail(exc: HuancuiError) -> typer.Exit:
-    err.print(str(exc), markup=False, highlight=False)
-    return typer.Exit(exc.exit_code)
 
 
 def run_command(
@@ -46,18 +33,18 @@ def run_command(
     from huancui.strategy.engines import ENGINES
     from huancui.strategy.nightly import run_nightly
 
-    day = _date(as_of)
+    day = parse_date(as_of)
     if engine not in ENGINES:
         err.print(f"--engine: choose one of {', '.join(ENGINES)}", markup=False)
         raise typer.Exit(2)
     settings = get_settings()
     try:
-        with err.status("planning…", spinner="dots") if not json_out else _Quiet():
+        with err.status("planning…", spinner="dots") if not json_out else nullcontext():
             report = run_nightly(
                 settings, as_of=day, engine=engine, actor=actor or getpass.getuser()
             )
     except HuancuiError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     except ValueError as exc:  # bad reference data, e.g. an unknown time zone
         err.print(f"run {day}: {exc}", markup=False)
         raise typer.Exit(2) from None
@@ -95,14 +82,6 @@ def run_command(
     )
 
 
-class _Quiet:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
-
-
 def plan_command(
     as_of: AsOf,
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
@@ -117,7 +96,7 @@ def plan_command(
     """Print the current plan of a date (planned actions; --all adds suppressed ones)."""
     from huancui.strategy.nightly import current_run
 
-    day = _date(as_of)
+    day = parse_date(as_of)
     if fmt not in ("csv", "json"):
         err.print("--format: csv or json", markup=False)
         raise typer.Exit(2)
@@ -173,7 +152,7 @@ def explain_command(
     compliance rule and what it changed, and the priority arithmetic."""
     from huancui.strategy.explain import explain
 
-    day = _date(as_of)
+    day = parse_date(as_of)
     settings = get_settings()
     url = settings.resolved_database_url
     migrate(url)
@@ -181,7 +160,7 @@ def explain_command(
         with unit_of_work(url) as session:
             data = explain(session, settings, account_id=account, as_of=day, language=lang).data
     except HuancuiError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if json_out:
         emit_json(data)
         return
