@@ -12,6 +12,8 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from huancui.arrangements.cli import register as register_arrangement_commands
+from huancui.arrangements.quote_cli import quote_app
 from huancui.cli_support import JsonFlag, emit_json, err, fail, out, parse_date
 from huancui.contact.cli import outbox_app
 from huancui.kit.errors import HuancuiError
@@ -36,7 +38,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(strategy_app, name="strategy")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(quote_app, name="quote")
 register_run_commands(app)
+register_arrangement_commands(app)
 
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def import_all_tables() -> None:
     import huancui.access.tables
+    import huancui.arrangements.tables
     import huancui.contact.tables
     import huancui.portfolio.tables
     import huancui.strategy.tables  # noqa: F401

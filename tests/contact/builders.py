@@ -113,7 +113,15 @@ CONTACTS_SCHEMA = pa.schema(
     ]
 )
 
-HARD_HOLD_TYPES = ("deceased", "bankruptcy", "legal", "dispute", "hardship", "do_not_contact")
+HARD_HOLD_TYPES = (
+    "deceased",
+    "bankruptcy",
+    "legal",
+    "dispute",
+    "hardship",
+    "do_not_contact",
+    "arrangement",
+)
 HOLD_TYPES = (*HARD_HOLD_TYPES, "channel_opt_out", "vulnerable")
 
 # Every delinquent account gets a call, an SMS, an e-mail, a visit and a letter, the bank works

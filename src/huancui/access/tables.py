@@ -1,14 +1,40 @@
-"""Case-plane tables of access: the hash-chained audit log."""
+"""Case-plane tables of access: staff users with their role, and the hash-chained audit log."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huancui.kit.database import Base
+
+# Staff roles. `manager` is the collections manager (highest approval authority); the web and API
+# issue adds sign-in and the customer role on top of these records.
+ROLES = (
+    "collector",
+    "supervisor",
+    "manager",
+    "strategy_manager",
+    "compliance_officer",
+    "analyst",
+    "admin",
+)
+
+
+class UserRow(Base):
+    """A member of staff. Approvals look the role up here: nobody's authority is what they claim."""
+
+    __tablename__ = "users"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))
 
 
 class AuditEventRow(Base):

@@ -12,8 +12,10 @@ One dispatch, at instant `now` (aware):
    overdue in its newest snapshot, and its days past due carried forward to the contact day),
    rendered, and set to 'sending' (attempts + 1, the adapter named). A message that cannot be
    sent is 'failed' there with its reason (no e-mail address, a template that needs a value
-   nobody has); one whose customer withdrew consent for the channel, or whose account has
-   nothing overdue any more, is 'cancelled'.
+   nobody has); one whose customer withdrew consent for the channel, whose account has nothing
+   overdue any more, or on which a hold was placed in the case plane since the plan (a 缓催 pause
+   approved this morning, a dispute; contact/holds.blocking) is 'cancelled'. A service notice
+   (the reminder that a pause ends) passes pause and arrangement holds, no other.
 3. Each claimed message is handed to its channel's adapter, then marked 'sent' (sent_at, provider
    reference) or 'failed' (the reason) in its own transaction. Just before sending, the window is
    checked again on a clock that runs from `now`: a message whose window closed during a long
@@ -46,6 +48,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from huancui.access import audit
+from huancui.contact import holds
 from huancui.contact.channels import (
     ChannelAdapter,
     ChannelError,
@@ -368,8 +371,11 @@ class _Dispatch:
                 )
             }
             arrears = self._arrears(session, rows)
+            held = self._holds(session, rows)
             for row in rows:
-                outcome = self._prepare(row, customers.get(row.customer_id), arrears)
+                outcome = self._prepare(
+                    row, customers.get(row.customer_id), arrears, held.get(row.message_id, [])
+                )
                 if isinstance(outcome, OutgoingMessage):
                     window_end = parse_instant(row.window_end)
                     assert window_end is not None  # checked by scan
@@ -428,15 +434,40 @@ class _Dispatch:
             found.setdefault(account_id, []).append(_Arrears(as_of, arrears_fen, dpd))
         return found
 
+    @staticmethod
+    def _holds(session: Session, rows: Sequence[OutboxRow]) -> dict[int, list[tuple[str, int]]]:
+        """Per message: the case-plane holds active on its contact day (placed since the plan,
+        e.g. a 缓催 pause approved this morning) that stop it."""
+        found: dict[int, list[tuple[str, int]]] = {}
+        for day in {r.contact_date for r in rows}:
+            on_day = [r for r in rows if r.contact_date == day]
+            active = holds.blocking(session, {r.account_id for r in on_day}, day)
+            for row in on_day:
+                stopping = [
+                    (kind, hold_id)
+                    for kind, hold_id in active.get(row.account_id, [])
+                    if not (
+                        row.template in holds.SERVICE_NOTICE_TEMPLATES
+                        and kind in holds.SERVICE_NOTICE_PASSES
+                    )
+                ]
+                if stopping:
+                    found[row.message_id] = stopping
+        return found
+
     def _prepare(
         self,
         row: OutboxRow,
         customer: CustomerRow | None,
         arrears: Mapping[str, list[_Arrears]],
+        held: Sequence[tuple[str, int]] = (),
     ) -> OutgoingMessage | tuple[str, str]:
         """The message to send, or (status, reason) when it cannot or must not be sent."""
         if customer is None:
             return "failed", f"customer {row.customer_id} is not in the case plane"
+        if held:
+            kind, hold_id = held[0]
+            return "cancelled", f"hold {hold_id} ({kind}) placed since the plan stops it"
         consent = customer.consent_sms if row.channel == "sms" else customer.consent_email
         if not consent:
             return "cancelled", f"the customer no longer consents to {row.channel}"

@@ -44,6 +44,9 @@ HARD_HOLDS: tuple[tuple[str, str], ...] = (
     ("dispute", "hold.dispute"),
     ("hardship", "hold.hardship"),
     ("do_not_contact", "hold.do_not_contact"),
+    # Not a legal hold: the account is on an arrangement in good standing (a promise or plan
+    # being kept); nobody is dunned while they keep their word (arrangements/ places it).
+    ("arrangement", "hold.arrangement"),
 )
 # Of those, the holds that are about the person, not one debt: a hold on any of the customer's
 # accounts stops contact about all of them.

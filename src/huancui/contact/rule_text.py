@@ -41,6 +41,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Do-not-contact request: no contact about any of the customer's accounts.",
         "客户要求勿扰：其所有账户均不得联系。",
     ),
+    "hold.arrangement": (
+        "On an arrangement in good standing (promise or plan being kept): no dunning.",
+        "客户正在履行还款承诺或还款计划：不催收。",
+    ),
     "hold.channel_opt_out": ("The customer opted out of this channel.", "客户已退订该渠道。"),
     "consent.missing": ("No recorded consent for this channel.", "该渠道未获客户授权同意。"),
     "vulnerable.specialist_queue": (

@@ -89,3 +89,39 @@ class OutboxRow(Base):
     provider_ref: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+CASE_HOLD_SOURCES = ("manual", "hardship", "arrangement")
+
+
+class CaseHoldRow(Base):
+    """A hold placed in huancui (the snapshot's holds file carries the bank's own): a 缓催 pause
+    approved here, an arrangement in good standing, or a hold a compliance officer placed.
+
+    Active on day D when start_date <= D <= end_date (NULL: open-ended). Releasing a hold sets
+    its end_date to the last day it covers and records who released it and why; rows are never
+    deleted. Every nightly run adds the holds active on its contact days to the snapshot's, and
+    the outbox checks them again just before it sends.
+    """
+
+    __tablename__ = "case_holds"
+    __table_args__ = (
+        Index("ix_case_holds_account", "account_id", "start_date"),
+        Index("ix_case_holds_source", "source", "source_id"),
+    )
+
+    hold_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str] = mapped_column(String(32))
+    hold_type: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(8))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str | None] = mapped_column(String(32))
+    placed_by: Mapped[str] = mapped_column(String(64))
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    released_by: Mapped[str | None] = mapped_column(String(64))
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    release_reason: Mapped[str | None] = mapped_column(Text)

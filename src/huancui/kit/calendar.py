@@ -146,3 +146,18 @@ def next_open_day(day: date, country: str, *, max_days: int = 31) -> date:
             return current
         current += timedelta(days=1)
     raise ValueError(f"no day without a public holiday within {max_days} days of {day}")
+
+
+def next_working_day(day: date, country: str, *, max_days: int = 31) -> date:
+    """`day` itself if a working day in `country`, else the first working day after it.
+
+    Not a working day: a public holiday (holiday_name) or a weekend day, unless the calendar
+    lists that weekend day as a moved working day (调休上班, e.g. a Saturday before National Day).
+    """
+    current = day
+    for _ in range(max_days + 1):
+        weekend_day_off = _weekend_day_off(_calendar_for(current, country), current)
+        if not weekend_day_off and holiday_name(current, country) is None:
+            return current
+        current += timedelta(days=1)
+    raise ValueError(f"no working day within {max_days} days of {day} in '{country}'")

@@ -29,3 +29,17 @@ class InvalidInput(HuancuiError):
 class NotFound(HuancuiError):
     exit_code = 3
     http_status = 404
+
+
+class Conflict(HuancuiError):
+    """The request does not fit the record's current state (e.g. approving a rejected plan)."""
+
+    exit_code = 4
+    http_status = 409
+
+
+class NotPermitted(HuancuiError):
+    """The person may not do this: outside their authority, or four eyes would be broken."""
+
+    exit_code = 5
+    http_status = 403

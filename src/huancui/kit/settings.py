@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     plan_memory_limit: str = "1200MB"
     # The compliance pack every nightly run applies: a shipped name (cn, us-reg-f) or a file.
     compliance_pack: str = "cn"
+    # The arrangements policy (eligibility, authority matrix, 缓催 limits); None: the shipped one.
+    arrangement_policy: Path | None = None
     # The outbox: which adapter `huancui outbox send` uses (file, log or smtp) and its settings.
     # file writes one masked JSON line per message under HUANCUI_HOME/outbox/ (a stand-in for an
     # SMS/e-mail gateway in demos); smtp sends e-mail through the server below (e-mail only).

@@ -54,6 +54,7 @@ def register(con: duckdb.DuckDBPyConnection, query: PlanQuery) -> None:
                 f"CREATE OR REPLACE VIEW {relation} AS SELECT * FROM read_parquet({lit(str(path))})"
             )
     for relation, table in (
+        ("snap_holds", query.holds),
         ("ref_days", query.refs.days),
         ("ref_windows", query.refs.windows),
         ("ref_local_days", query.refs.local_days),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -256,3 +257,14 @@ def _why_not(account: dict[str, Any], strategy: Strategy) -> str:
     if dpd < strategy.stages[0].min_dpd:
         return f"not delinquent ({dpd} days past due; the first stage starts at {strategy.stages[0].min_dpd})"
     return "not in the plan"
+
+
+def segment_of(snapshot_accounts: Path, strategy: Strategy, account_id: str) -> str | None:
+    """The segment the strategy puts the account in (first matching rule), None if none."""
+    con = duckdb.connect()
+    try:
+        checks = _segment_checks(con, snapshot_accounts, strategy, account_id)
+    finally:
+        con.close()
+    matched = [c["segment"] for c in checks if c["holds"]]
+    return matched[0] if matched else None

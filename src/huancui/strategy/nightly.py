@@ -2,13 +2,15 @@
 
     huancui run --as-of D [--engine duckdb|spark]
 
-1. Reads the snapshot of D (Parquet), the active strategy version and the configured compliance
-   pack, and has the engine write the plan (one row per account and channel, planned or
+0. Monitors arrangements and 缓催 pauses against the snapshot's payments (arrangements/monitor.py,
+   its own transaction): promises kept or broken, plans completed, pauses started or ended.
+1. Reads the snapshot of D (Parquet), the active strategy version, the configured compliance
+   pack and the holds placed in the case plane, and has the engine write the plan (one row per account and channel, planned or
    suppressed, with the rules that changed it) into a fresh folder.
 2. In ONE case-plane transaction: records the run (strategy version, pack and its hash, the
    snapshot's hash, models, engine, plan hash) as the current run of D, turns planned calls,
-   visits, letters and legal referrals into work items and planned SMS and e-mail into outbox
-   messages, and writes an audit event. The plan folder is moved into place inside that
+   visits, letters and legal referrals into work items and planned SMS and e-mail (plus the
+   reminders of pauses about to end) into outbox messages, and writes an audit event. The plan folder is moved into place inside that
    transaction and removed again if it fails, so a run killed half-way leaves no partial plan.
 
 Idempotency: work items and messages are keyed by the plan's idempotency key (contact day,
@@ -38,6 +40,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from huancui.access import audit
+from huancui.arrangements.monitor import monitor, reminder_rows
+from huancui.arrangements.policy import load_arrangement_policy
+from huancui.contact import holds
 from huancui.contact.policy import LoadedPack, load_pack
 from huancui.contact.tables import OUTBOX_CHANNELS, WORK_CHANNELS, OutboxRow, WorkItemRow
 from huancui.kit.database import bulk_load, migrate, unit_of_work
@@ -77,6 +82,7 @@ class RunReport:
     messages_added: int
     already_present: int
     cancelled: int
+    monitoring: dict[str, object] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
@@ -96,6 +102,7 @@ class RunReport:
             "messages_added": self.messages_added,
             "already_present": self.already_present,
             "cancelled": self.cancelled,
+            "monitoring": self.monitoring,
             **self.summary,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
@@ -111,6 +118,7 @@ class RunInputs:
     strategy_label: str
     strategy: Strategy
     pack: LoadedPack
+    case_holds: pa.Table
 
 
 def sha256_file(path: Path) -> str:
@@ -154,6 +162,7 @@ def load_inputs(session: Session, settings: Settings, as_of: date) -> RunInputs:
         strategy_label=label(row.name, row.version),
         strategy=parsed.strategy,
         pack=load_pack(settings.compliance_pack),
+        case_holds=holds.for_run(session, planned),
     )
 
 
@@ -165,6 +174,9 @@ def run_key(inputs: RunInputs, as_of: date, models: dict[str, Any]) -> str:
         "strategy_version_id": inputs.strategy_row_id,
         "policy_sha256": inputs.pack.sha256,
         "snapshot_sha256": inputs.snapshot_sha256,
+        "case_holds_sha256": hashlib.sha256(
+            json.dumps(inputs.case_holds.to_pylist(), sort_keys=True, default=str).encode()
+        ).hexdigest(),
         "models": models,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
@@ -184,6 +196,18 @@ def run_nightly(
     timings: dict[str, float] = {}
     url = settings.resolved_database_url
     migrate(url)
+    notify("monitoring arrangements")
+    mark = time.perf_counter()
+    with unit_of_work(url) as session:
+        load_inputs(session, settings, as_of)  # refuse early: nothing to monitor against
+        monitored = monitor(
+            session,
+            load_arrangement_policy(settings.arrangement_policy).policy,
+            as_of=as_of,
+            payments_file=snapshot_dir(settings.snapshots_dir, as_of) / "payments.parquet",
+            actor=actor,
+        )
+    timings["monitoring"] = time.perf_counter() - mark
     with unit_of_work(url) as session:
         inputs = load_inputs(session, settings, as_of)
     models: dict[str, Any] = {}  # no model versions exist yet (analytics issue)
@@ -197,7 +221,11 @@ def run_nightly(
     work.mkdir()
     try:
         query = build_query(
-            strategy=inputs.strategy, pack=inputs.pack.pack, snapshot=inputs.snapshot, as_of=as_of
+            strategy=inputs.strategy,
+            pack=inputs.pack.pack,
+            snapshot=inputs.snapshot,
+            as_of=as_of,
+            case_holds=inputs.case_holds,
         )
         make_engine(engine, settings).write_plan(query, work / PLAN_FILE)
         timings["plan"] = time.perf_counter() - mark
@@ -248,6 +276,15 @@ def run_nightly(
                 final = settings.runs_dir / as_of.isoformat() / f"run-{row.run_id}"
                 row.plan_path = str(final.relative_to(settings.home) / PLAN_FILE)
                 now = datetime.now(UTC)
+                reminders = reminder_rows(
+                    session,
+                    inputs.pack.pack,
+                    as_of=as_of,
+                    contact_date=planned_date_for(as_of),
+                    schema=outbox_rows.schema,
+                )
+                if reminders.num_rows:
+                    outbox_rows = pa.concat_tables([outbox_rows, reminders])
                 sync = _Sync(session, run_id=row.run_id, as_of=as_of, now=now)
                 added_messages, present_m, cancelled_m = sync.apply(
                     OutboxRow, outbox_rows, "pending"
@@ -311,6 +348,7 @@ def run_nightly(
         messages_added=added_messages,
         already_present=present_m + present_w,
         cancelled=cancelled_m + cancelled_w,
+        monitoring=monitored.as_json(),
         seconds=timings,
     )
 

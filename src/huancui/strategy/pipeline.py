@@ -4,10 +4,14 @@
 the planned contact day) and renders the SQL once; the engines (strategy/engines.py) only register
 the relations it names and run it:
 
-    snap_accounts, snap_customers, snap_holds, snap_contacts  ← the snapshot's Parquet files
-    ref_days, ref_windows, ref_local_days                       ← contact/guard.reference_tables
+    snap_accounts, snap_customers, snap_contacts  ← the snapshot's Parquet files
+    snap_holds                                     ← the snapshot's holds file + the case plane's
+    ref_days, ref_windows, ref_local_days          ← contact/guard.reference_tables
 
-A snapshot without a holds or contacts file gets an empty relation of the right columns.
+A snapshot without a holds or contacts file gets an empty relation of the right columns. The
+holds are small (one row per hold), so they are handed over as one Arrow table: the bank's own
+holds from the snapshot and the holds placed in huancui (contact/holds.for_run: 缓催 pauses,
+arrangements in good standing, holds placed by compliance officers).
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from huancui.strategy.spec import Strategy
 SNAPSHOT_RELATIONS: dict[str, str] = {
     "snap_accounts": "accounts",
     "snap_customers": "customers",
-    "snap_holds": "holds",
     "snap_contacts": "contacts",
 }
 
@@ -72,6 +75,7 @@ class PlanQuery:
     as_of: date
     refs: ReferenceTables
     sql: str
+    holds: pa.Table  # every hold the guard applies, in the schema of _EMPTY["holds"]
 
     def file(self, name: str) -> Path | None:
         path = self.snapshot / f"{name}.parquet"
@@ -81,10 +85,27 @@ class PlanQuery:
         return _EMPTY[name].empty_table()
 
 
+def all_holds(snapshot: Path, case_holds: pa.Table | None) -> pa.Table:
+    """The snapshot's holds file (if any) and the case plane's holds, as one table."""
+    schema = _EMPTY["holds"]
+    parts = []
+    path = snapshot / "holds.parquet"
+    if path.exists():
+        parts.append(pq.read_table(path, columns=schema.names).cast(schema))
+    if case_holds is not None:
+        parts.append(case_holds.select(schema.names).cast(schema))
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
 def build_query(
-    *, strategy: Strategy, pack: CompliancePack, snapshot: Path, as_of: date
+    *,
+    strategy: Strategy,
+    pack: CompliancePack,
+    snapshot: Path,
+    as_of: date,
+    case_holds: pa.Table | None = None,
 ) -> PlanQuery:
-    """Read what the SQL depends on (columns, time zones) and render it."""
+    """Read what the SQL depends on (columns, time zones, holds) and render it."""
     accounts_file = snapshot / "accounts.parquet"
     available = set(pq.read_schema(accounts_file).names)
     customers = pq.read_table(snapshot / "customers.parquet", columns=["timezone"])
@@ -98,4 +119,4 @@ def build_query(
         available_columns=available,
     )
     sql = guard_sql(strategy_ctes=ctes, pack=pack, refs=refs)
-    return PlanQuery(strategy, pack, snapshot, as_of, refs, sql)
+    return PlanQuery(strategy, pack, snapshot, as_of, refs, sql, all_holds(snapshot, case_holds))

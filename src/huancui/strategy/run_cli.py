@@ -70,6 +70,7 @@ def run_command(
         rules.add_row(line["rule"], f"{line['actions']:,}")
     out.print(rules)
     same = {None: "first run of this date", True: "same plan as before", False: "plan changed"}
+    m: dict[str, Any] = report.monitoring
     out.print(
         f"{report.rows_planned:,} actions planned for {s['accounts_contacted']:,} of"
         f" {s['accounts_in_plan']:,} accounts; {report.rows_suppressed:,} suppressed;"
@@ -77,6 +78,10 @@ def run_command(
         f" to lawful hours.\nQueued: {report.messages_added:,} messages,"
         f" {report.work_items_added:,} work items ({report.already_present:,} already queued,"
         f" {report.cancelled:,} cancelled); {same[report.same_as_previous]}.\n"
+        f"Arrangements: {m['arrangements_activated']} activated, {m['kept']} kept,"
+        f" {m['completed']} completed, {m['broken']} broken; 缓催 pauses:"
+        f" {m['hardship_started']} started, {m['hardship_ended']} ended,"
+        f" {m['hardship_reminders']} reminders.\n"
         f"Plan: {report.plan_path}",
         highlight=False,
     )

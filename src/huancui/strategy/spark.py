@@ -219,6 +219,7 @@ def register(session: SparkSession, query: PlanQuery) -> None:
 
 def _references(query: PlanQuery) -> dict[str, pa.Table]:
     return {
+        "snap_holds": query.holds,
         "ref_days": query.refs.days,
         "ref_windows": query.refs.windows,
         "ref_local_days": query.refs.local_days,
