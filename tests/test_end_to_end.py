@@ -49,7 +49,7 @@ def test_generate_import_summary(tmp_path: Path) -> None:
     snapshot = tmp_path / "home" / "snapshots" / "2026-11-27"
     assert sorted(p.name for p in snapshot.iterdir()) == [
         "accounts.parquet", "contacts.parquet", "customers.parquet", "delinquency_spells.parquet",
-        "dues.parquet", "holds.parquet", "manifest.json", "payments.parquet",
+        "dues.parquet", "feedback.parquet", "holds.parquet", "manifest.json", "payments.parquet",
     ]  # fmt: skip
 
     human = run("portfolio", "summary", "--as-of", "2026-11-27", env=env)

@@ -768,5 +768,92 @@ HOLDS = FileSpec(
     ),
 )
 
-FILES: tuple[FileSpec, ...] = (CUSTOMERS, ACCOUNTS, DUES, PAYMENTS, CONTACTS, HOLDS)
+FEEDBACK = FileSpec(
+    name="feedback",
+    required=False,
+    label_zh="客户反馈",
+    meaning="Optional customer feedback: satisfaction surveys after a contact, ratings left on the "
+    "self-service portal and complaints. Surveys and portal ratings carry a score from 1 to 5; "
+    "complaints carry none.",
+    key=("feedback_id",),
+    foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),),
+    columns=(
+        Column(
+            "feedback_id",
+            ColumnType.STRING,
+            True,
+            "Unique feedback reference.",
+            "F000123",
+            "反馈编号",
+            max_length=40,
+        ),
+        Column(
+            "account_id",
+            ColumnType.STRING,
+            True,
+            "Account the feedback is about.",
+            "A0000012345",
+            "账号",
+            max_length=32,
+        ),
+        Column(
+            "received_date",
+            ColumnType.DATE,
+            True,
+            "Day the bank received the survey answer, rating or complaint.",
+            "2026-10-29",
+            "反馈日期",
+            not_after_as_of=True,
+        ),
+        Column(
+            "kind",
+            ColumnType.ENUM,
+            True,
+            "Survey after a contact, rating on the portal, or complaint.",
+            "survey",
+            "反馈类型",
+            values=("survey", "complaint", "portal_rating"),
+        ),
+        Column(
+            "score",
+            ColumnType.INTEGER,
+            False,
+            "Satisfaction, 1 (very unhappy) to 5 (very satisfied). Required for survey and "
+            "portal_rating, empty for complaint.",
+            "4",
+            "满意度评分",
+            minimum=1,
+            maximum=5,
+        ),
+        Column(
+            "channel",
+            ColumnType.ENUM,
+            False,
+            "Channel of the contact the feedback is about.",
+            "call",
+            "渠道",
+            values=("sms", "email", "call", "visit", "letter", "legal"),
+        ),
+        Column(
+            "category",
+            ColumnType.ENUM,
+            False,
+            "What a complaint is about.",
+            "frequency",
+            "投诉类别",
+            values=("harassment", "frequency", "wrong_amount", "privacy", "rudeness", "other"),
+        ),
+        Column(
+            "contact_id",
+            ColumnType.STRING,
+            False,
+            "The contact attempt the feedback refers to; may lie before the contacts delivered.",
+            "K000991",
+            "联系编号",
+            max_length=40,
+        ),
+    ),
+)
+
+FILES: tuple[FileSpec, ...] = (CUSTOMERS, ACCOUNTS, DUES, PAYMENTS, CONTACTS, HOLDS, FEEDBACK)
 FILES_BY_NAME: dict[str, FileSpec] = {f.name: f for f in FILES}

@@ -31,6 +31,9 @@ SNAPSHOT_QUERIES: dict[str, str] = {
     "payments": "SELECT * EXCLUDE (_row) FROM valid_payments",
     "contacts": "SELECT * EXCLUDE (_row) FROM valid_contacts",
     "holds": "SELECT * EXCLUDE (_row) FROM valid_holds",
+    # A score is 1–5: int32 is the agreed Parquet type (typed tables hold integers as BIGINT).
+    "feedback": "SELECT * EXCLUDE (_row) REPLACE (CAST(score AS INTEGER) AS score) "
+    "FROM valid_feedback",
     "delinquency_spells": "SELECT * FROM delinquency_spells",
 }
 

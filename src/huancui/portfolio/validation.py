@@ -97,6 +97,18 @@ ROW_RULES: tuple[RowRule, ...] = (
         "hold_type = 'channel_opt_out' AND channel IS NULL",
         "'required when hold_type is channel_opt_out'",
     ),
+    RowRule(
+        "feedback",
+        "score",
+        "kind IN ('survey', 'portal_rating') AND score IS NULL",
+        "format('required when kind is {}: a score from 1 to 5', kind)",
+    ),
+    RowRule(
+        "feedback",
+        "score",
+        "kind = 'complaint' AND score IS NOT NULL",
+        "format('must be empty when kind is complaint (got {}); complaints carry no score', score)",
+    ),
 )
 
 
@@ -413,7 +425,13 @@ class Validator:
         table = f"typed_{staged.spec.name}"
         for rule in ROW_RULES:
             if rule.file == staged.spec.name:
-                self._insert(rule.file, rule.column, table, rule.message, rule.condition)
+                # A value already reported as unreadable is NULL here: say so once, not twice.
+                fresh = (
+                    f"{ROW} NOT IN (SELECT {ROW} FROM findings "
+                    f"WHERE file = {lit(rule.file)} AND col = {lit(rule.column)})"
+                )
+                where = f"({rule.condition}) AND {fresh}"
+                self._insert(rule.file, rule.column, table, rule.message, where)
 
     def _check_duplicates(self, staged: StagedFile) -> None:
         spec = staged.spec

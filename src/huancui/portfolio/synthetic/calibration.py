@@ -1,5 +1,6 @@
 """Measure a generated delivery the way a bank would, with DuckDB over the files themselves:
-delinquency at the as-of date, month-over-month roll rates, charge-offs, and agreement with truth.
+delinquency at the as-of date, month-over-month roll rates, charge-offs, agreement with truth, and
+the customer feedback (satisfaction and complaint rates).
 
 Run `python -m huancui.portfolio.synthetic.calibration DIR` to print the figures as JSON; the
 numbers in docs/world-model.md come from this module.
@@ -34,11 +35,30 @@ class ProductFigures:
 
 
 @dataclass(frozen=True)
+class FeedbackFigures:
+    """Satisfaction (CSAT: share of scores 4 or 5) and complaint rates from feedback.csv."""
+
+    surveys: int
+    survey_share_of_conversations: float  # of connected calls/visits that were not wrong numbers
+    survey_share_of_delivered_sms: float
+    survey_csat: float
+    survey_mean_score: float
+    survey_mean_score_by_outcome: dict[str, float]  # by the outcome of the contact surveyed
+    portal_ratings: int
+    portal_csat: float
+    complaints: int
+    complaints_per_1000_attempts: float  # contact attempts in contacts.csv
+    complaints_per_100_contacted_accounts: float
+    complaint_categories: dict[str, float]  # share of complaints
+
+
+@dataclass(frozen=True)
 class Calibration:
     as_of: str
     month_ends: list[str]
     products: dict[str, ProductFigures]
     truth_dpd_agreement: float  # accounts whose measured DPD equals the world's own
+    feedback: FeedbackFigures | None = None  # None when the delivery has no feedback.csv
 
 
 def measure(out: Path, *, as_of: datetime.date) -> Calibration:
@@ -60,6 +80,66 @@ def measure(out: Path, *, as_of: datetime.date) -> Calibration:
         month_ends=[d.isoformat() for d in month_ends],
         products=products,
         truth_dpd_agreement=float(agreement[0]) if agreement else 0.0,
+        feedback=measure_feedback(out) if (out / "feedback.csv").is_file() else None,
+    )
+
+
+def measure_feedback(out: Path) -> FeedbackFigures:
+    """Feedback figures of the delivery in `out`, surveys matched to their contacts."""
+    con = duckdb.connect()
+    for name in ("feedback", "contacts"):
+        con.execute(
+            f"CREATE TABLE {name} AS SELECT * FROM "
+            f"read_csv('{out / (name + '.csv')}', all_varchar = true, header = true)"
+        )
+    con.execute("""
+        CREATE TABLE surveyed AS SELECT c.*, f.kind, CAST(f.score AS INTEGER) AS score
+        FROM contacts c LEFT JOIN feedback f ON f.contact_id = c.contact_id AND f.kind = 'survey'
+    """)
+
+    def one(sql: str) -> float:
+        row = con.execute(sql).fetchone()
+        return float(row[0]) if row and row[0] is not None else 0.0
+
+    def by_key(sql: str) -> dict[str, float]:
+        return {str(k): round(float(v), 4) for k, v in con.execute(sql).fetchall()}
+
+    conversation = (
+        "channel IN ('call', 'visit') AND connected = 'true' AND outcome <> 'wrong_number'"
+    )
+    csat = "avg(CASE WHEN CAST(score AS INTEGER) >= 4 THEN 1.0 ELSE 0.0 END)"
+    return FeedbackFigures(
+        surveys=int(one("SELECT count(*) FROM feedback WHERE kind = 'survey'")),
+        survey_share_of_conversations=one(
+            f"SELECT avg(CASE WHEN kind IS NULL THEN 0.0 ELSE 1.0 END) FROM surveyed "
+            f"WHERE {conversation}"
+        ),
+        survey_share_of_delivered_sms=one(
+            "SELECT avg(CASE WHEN kind IS NULL THEN 0.0 ELSE 1.0 END) FROM surveyed "
+            "WHERE channel = 'sms' AND outcome = 'delivered'"
+        ),
+        survey_csat=one(f"SELECT {csat} FROM feedback WHERE kind = 'survey'"),
+        survey_mean_score=one(
+            "SELECT avg(CAST(score AS INTEGER)) FROM feedback WHERE kind = 'survey'"
+        ),
+        survey_mean_score_by_outcome=by_key(
+            "SELECT outcome, avg(score) FROM surveyed WHERE kind IS NOT NULL GROUP BY 1 ORDER BY 1"
+        ),
+        portal_ratings=int(one("SELECT count(*) FROM feedback WHERE kind = 'portal_rating'")),
+        portal_csat=one(f"SELECT {csat} FROM feedback WHERE kind = 'portal_rating'"),
+        complaints=int(one("SELECT count(*) FROM feedback WHERE kind = 'complaint'")),
+        complaints_per_1000_attempts=one(
+            "SELECT 1000.0 * (SELECT count(*) FROM feedback WHERE kind = 'complaint') "
+            "/ greatest((SELECT count(*) FROM contacts), 1)"
+        ),
+        complaints_per_100_contacted_accounts=one(
+            "SELECT 100.0 * (SELECT count(*) FROM feedback WHERE kind = 'complaint') "
+            "/ greatest((SELECT count(DISTINCT account_id) FROM contacts), 1)"
+        ),
+        complaint_categories=by_key(
+            "SELECT category, count(*) / sum(count(*)) OVER () FROM feedback "
+            "WHERE kind = 'complaint' GROUP BY 1 ORDER BY 1"
+        ),
     )
 
 

@@ -47,6 +47,7 @@ class Contacts:
     right_party: np.ndarray
     outcome: np.ndarray
     agent: np.ndarray  # -1 for automated SMS
+    days_past_due: np.ndarray  # the account's days past due on the day of the contact
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def draw_contacts(
     charge_off_day = np.where(
         history.charge_off_day[rows] == NO_DAY, 10**9, history.charge_off_day[rows]
     )
-    found: list[tuple[np.ndarray, int, int]] = []
+    found: list[tuple[np.ndarray, int, int, np.ndarray]] = []
     for day in range(calendar.as_of_day - params.contact_lookback_days, calendar.as_of_day):
         dpd = days_past_due_on(day, track=track)
         free = (charge_off_day > day) & ~_held(blocks.all_start, blocks.all_end, rows=rows, day=day)
@@ -128,11 +129,20 @@ def draw_contacts(
             & reach.consent_call[rows]
             & ~_held(blocks.call_start, blocks.call_end, rows=rows, day=day)
         )
-        found += [(rows[sms], day, _SMS), (rows[call], day, _CALL)]
+        found += [(rows[sms], day, _SMS, dpd[sms]), (rows[call], day, _CALL, dpd[call])]
     account = np.concatenate([f[0] for f in found]).astype(np.int64)
     day_of = np.concatenate([np.full(f[0].size, f[1]) for f in found]).astype(np.int64)
     channel = np.concatenate([np.full(f[0].size, f[2]) for f in found]).astype(np.int64)
-    return _outcomes(rng, account=account, day=day_of, channel=channel, reach=reach, params=params)
+    dpd_of = np.concatenate([f[3] for f in found]).astype(np.int64)
+    return _outcomes(
+        rng,
+        account=account,
+        day=day_of,
+        channel=channel,
+        days_past_due=dpd_of,
+        reach=reach,
+        params=params,
+    )
 
 
 def _held(start: np.ndarray, end: np.ndarray, *, rows: np.ndarray, day: int) -> np.ndarray:
@@ -145,6 +155,7 @@ def _outcomes(
     account: np.ndarray,
     day: np.ndarray,
     channel: np.ndarray,
+    days_past_due: np.ndarray,
     reach: Reach,
     params: WorldParameters,
 ) -> Contacts:
@@ -181,6 +192,7 @@ def _outcomes(
         right_party[order],
         outcome[order],
         agent[order],
+        days_past_due[order],
     )
 
 

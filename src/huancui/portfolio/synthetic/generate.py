@@ -18,6 +18,7 @@ import pyarrow as pa
 from huancui.portfolio.synthetic import delivery, truth
 from huancui.portfolio.synthetic.accounts import AccountBook, Calendar, day_number, open_accounts
 from huancui.portfolio.synthetic.contacts import Reach, contacts_table, draw_contacts
+from huancui.portfolio.synthetic.feedback import draw_feedback, feedback_table
 from huancui.portfolio.synthetic.history import (
     CHARGED_OFF,
     CLOSED,
@@ -70,6 +71,7 @@ class _Tally:
     payments: int = 0
     contacts: int = 0
     holds: int = 0
+    feedback: int = 0
     not_closed: int = 0
     delinquent: int = 0
     thirty_plus: int = 0
@@ -89,7 +91,7 @@ def generate_portfolio(
     on_progress: ProgressCallback | None = None,
     parameters: WorldParameters = DEFAULT_PARAMETERS,
 ) -> GenerationReport:
-    """Write a synthetic delivery (the contract's six CSV files) and its truth/ into `out`."""
+    """Write a synthetic delivery (one CSV file per contract file) and its truth/ into `out`."""
     _check_arguments(accounts=accounts, months=months, seed=seed)
     started = time.perf_counter()
     report = on_progress or (lambda stage, fraction: None)
@@ -231,6 +233,16 @@ def _generate_block(
     guarantor = _guarantors(
         rng, book=book, owner=owner, customer_numbers=customer_numbers, params=params
     )
+    # Drawn last, so the other files do not depend on the feedback model.
+    feedback = draw_feedback(
+        rng,
+        contacts=contacts,
+        history=history,
+        willingness=reach.willingness,
+        as_of_day=calendar.as_of_day,
+        params=params,
+    )
+    contacts_file = contacts_table(contacts, account_ids=ids, first_number=tally.contacts + 1)
     tables = {
         "customers": customers_table(
             people=people, numbers=customer_numbers, grade=grade, employment=employment
@@ -247,8 +259,14 @@ def _generate_block(
         "payments": delivery.payments_table(
             history=history, ids=ids, first_number=tally.payments + 1
         ),
-        "contacts": contacts_table(contacts, account_ids=ids, first_number=tally.contacts + 1),
+        "contacts": contacts_file,
         "holds": holds_table(holds, account_ids=ids, first_number=tally.holds + 1, params=params),
+        "feedback": feedback_table(
+            feedback,
+            account_ids=ids,
+            contact_ids=contacts_file.column("contact_id").combine_chunks(),
+            first_number=tally.feedback + 1,
+        ),
     }
     stage("truth", 0.9)
     writer.write_block(
@@ -276,6 +294,7 @@ def _generate_block(
         payments=int((history.paid_amount > 0).sum()),
         contacts=contacts.account.shape[0],
         holds=holds.account.shape[0],
+        feedback=feedback.account.shape[0],
     )
 
 
@@ -349,6 +368,7 @@ def _count(
     payments: int,
     contacts: int,
     holds: int,
+    feedback: int,
 ) -> None:
     not_closed = history.status != CLOSED
     open_card = book.is_card & (history.status == 0)
@@ -357,6 +377,7 @@ def _count(
     tally.payments += payments
     tally.contacts += contacts
     tally.holds += holds
+    tally.feedback += feedback
     tally.not_closed += int(not_closed.sum())
     tally.delinquent += int((not_closed & (dpd > 0)).sum())
     tally.thirty_plus += int((not_closed & (dpd >= 30)).sum())

@@ -107,6 +107,49 @@ class WorldParameters:
     do_not_contact_share: float = 0.0005  # of all accounts
     channel_opt_out_share: float = 0.003  # of all accounts
 
+    # --- customer feedback (assumptions, not measured from any bank) ----------------------------
+    # Scores 1..5 follow an ordered logit: the probabilities below are those of an average customer
+    # (willingness 0) in a plain right-party conversation while current; shifts move the latent.
+    survey_share_after_conversation: float = 0.08  # of connected calls/visits (not wrong numbers)
+    survey_share_after_sms: float = 0.003  # of delivered SMS
+    survey_score_probabilities: tuple[float, float, float, float, float] = (
+        0.06, 0.06, 0.16, 0.32, 0.40,
+    )  # fmt: skip
+    survey_outcome_shifts: tuple[tuple[str, float], ...] = (
+        ("paid", 0.8),
+        ("promise", 0.6),
+        ("right_party", 0.0),
+        ("hardship_claim", -0.3),
+        ("other", -0.5),  # someone else took the call
+        ("refusal", -1.2),
+        ("dispute", -1.6),
+    )  # contact outcomes not listed shift by 0
+    survey_willingness_weight: float = 0.40  # willingness as a proxy for the call's tone
+    survey_shift_per_30_days_past_due: float = -0.15  # firmer stages score lower, up to 180 days
+    feedback_delay_days_max: int = 2  # answers and complaints arrive 0..this many days later
+    complaint_share_per_call: float = 0.0015  # of call and visit attempts, answered or not
+    complaint_share_per_sms: float = 0.0002
+    complaint_free_attempts_per_week: int = 2  # attempts in 7 days before intensity counts
+    complaint_intensity_factor: float = 1.6  # per attempt beyond those, multiplies the chance
+    complaint_late_stage_days: int = 90
+    complaint_late_stage_factor: float = 2.0
+    complaint_tense_factor: float = 3.0  # refusal, dispute, or a third party took the call
+    # Category probabilities by what triggered the complaint, in the contract's order:
+    # harassment, frequency, wrong_amount, privacy, rudeness, other.
+    complaint_categories: tuple[tuple[float, ...], ...] = (
+        (0.20, 0.00, 0.00, 0.60, 0.05, 0.15),  # a third party took the call
+        (0.10, 0.00, 0.60, 0.00, 0.15, 0.15),  # dispute
+        (0.35, 0.10, 0.00, 0.00, 0.40, 0.15),  # refusal
+        (0.25, 0.60, 0.00, 0.00, 0.05, 0.10),  # more attempts in a week than the free ones
+        (0.25, 0.20, 0.10, 0.05, 0.25, 0.15),  # anything else
+    )
+    portal_rating_share_per_app_payment: float = 0.004
+    portal_score_probabilities: tuple[float, float, float, float, float] = (
+        0.04, 0.04, 0.12, 0.35, 0.45,
+    )  # fmt: skip
+    portal_willingness_weight: float = 0.20
+    portal_arrears_shift: float = -0.6  # paying arrears through the app is less pleasant
+
     # --- customers' consents and contact data ---------------------------------------------------
     email_share: float = 0.40
     consent_sms_share: float = 0.97

@@ -80,8 +80,20 @@ def outcome_cutpoints(params: WorldParameters) -> np.ndarray:
         raise ValueError(f"outcome_probabilities needs {MAX_BUCKET + 1} rows of 4 probabilities")
     if not np.allclose(probabilities.sum(axis=1), 1.0):
         raise ValueError("each row of outcome_probabilities must sum to 1")
-    cumulative = np.cumsum(probabilities, axis=1)[:, :3].clip(1e-9, 1 - 1e-9)
-    return np.log(cumulative / (1.0 - cumulative))
+    return logit_cutpoints(probabilities)
+
+
+def logit_cutpoints(probabilities: np.ndarray) -> np.ndarray:
+    """Cut points of an ordered logit whose categories (last axis) have these probabilities at a
+    latent value of 0; k categories give k - 1 cut points."""
+    cumulative = np.cumsum(probabilities, axis=-1)[..., :-1].clip(1e-9, 1 - 1e-9)
+    return np.asarray(np.log(cumulative / (1.0 - cumulative)))
+
+
+def ordered_category(latent: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """Category 0..k-1 of each latent value: the number of cut points it reaches."""
+    category: np.ndarray = (latent[:, None] >= cuts).sum(axis=1).astype(np.int8)
+    return category
 
 
 def draw_outcomes(
@@ -100,9 +112,7 @@ def draw_outcomes(
     """
     propensity = params.ability_weight * ability + params.willingness_weight * willingness + shift
     latent = propensity + rng.logistic(size=bucket.shape[0])
-    cuts = cutpoints[np.minimum(bucket, MAX_BUCKET)]
-    outcome: np.ndarray = (latent[:, None] >= cuts).sum(axis=1).astype(np.int8)
-    return outcome
+    return ordered_category(latent, cutpoints[np.minimum(bucket, MAX_BUCKET)])
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
