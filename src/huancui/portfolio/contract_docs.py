@@ -44,7 +44,8 @@ retail account is refused as absurd (most often fen delivered as yuan).
 3. Each typed value: ranges (no negative money, rates 0–1), dates not after the as-of date where
    marked, no date before 1900.
 4. Row rules: national ID checksum (GB 11643), known IANA time zone, product-specific columns,
-   statement date not after due date, hold end not before start, channel for channel opt-outs.
+   statement date not after due date, hold end not before start, channel for channel opt-outs,
+   a score on every survey and portal rating and none on a complaint.
 5. Keys: no duplicate key; every reference names an existing, accepted row (a payment for an
    unknown account is an error; so is one for an account that was itself refused).
 
