@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 from huancui.arrangements.policy import KINDS, ArrangementPolicy, load_arrangement_policy
 from huancui.arrangements.quote import Component, Method
 from huancui.cli_support import JsonFlag, emit_json, err, fail, out, parse_date
-from huancui.kit.database import migrate, unit_of_work
 from huancui.kit.errors import HuancuiError, InvalidInput
 from huancui.kit.money import MoneyFormatError, format_yuan, parse_yuan
 from huancui.kit.settings import Settings, get_settings
@@ -48,6 +47,8 @@ T = TypeVar("T")
 
 @contextmanager
 def _work() -> Iterator[tuple[Session, Settings]]:
+    from huancui.kit.database import migrate, unit_of_work  # Alembic: slow to import
+
     settings = get_settings()
     migrate(settings.resolved_database_url)
     with unit_of_work(settings.resolved_database_url) as session:
@@ -498,8 +499,15 @@ def hardship_approve(
 def _no(hardship_id: int, actor: str | None, reason: str, target: str, json_out: bool) -> None:
     from huancui.arrangements import hardship
 
-    def act(session: Session, _: Settings) -> dict[str, Any]:
-        hardship.decide_no(session, hardship_id, actor=_who(actor), reason=reason, target=target)
+    def act(session: Session, settings: Settings) -> dict[str, Any]:
+        hardship.decide_no(
+            session,
+            _policy(settings),
+            hardship_id,
+            actor=_who(actor),
+            reason=reason,
+            target=target,
+        )
         return hardship.show_hardship(session, hardship_id)
 
     _print(_run(act), json_out, f"hardship application {hardship_id}")

@@ -88,7 +88,7 @@ def apply_hardship(
         )
     if not details.strip():
         raise InvalidInput("--details: describe the customer's situation in a few words")
-    days = days or rules.max_days
+    days = rules.max_days if days is None else days
     if not 1 <= days <= rules.max_days:
         raise InvalidInput(f"--days: a pause lasts 1 to {rules.max_days} days, not {days}")
     start = start or as_of + timedelta(days=1)
@@ -117,25 +117,7 @@ def apply_hardship(
             f"account {account_id} already has hardship application {pending.hardship_id}"
             f" ({pending.status})"
         )
-    if rules.once_per_months:
-        since = as_of - timedelta(days=round(rules.once_per_months * YEAR_DAYS / 12))
-        earlier = session.scalars(
-            select(HardshipRow).where(
-                HardshipRow.customer_id == account.customer_id,
-                HardshipRow.status.in_(("approved", "active", "ended")),
-                HardshipRow.start_date > since,
-            )
-        ).first()
-        if earlier is not None:
-            assert earlier.start_date is not None
-            again = earlier.start_date + timedelta(
-                days=round(rules.once_per_months * YEAR_DAYS / 12)
-            )
-            raise NotPermitted(
-                f"the customer had a pause from {earlier.start_date} (application"
-                f" {earlier.hardship_id}); at most one in {rules.once_per_months} months:"
-                f" a new one may start from {again}. Offer an instalment plan or deferral instead"
-            )
+    _check_once_a_year(session, policy, account.customer_id, start, exclude=None)
     state = latest_state(session, account_id, as_of)
     now = datetime.now(UTC)
     row = HardshipRow(
@@ -189,6 +171,39 @@ def apply_hardship(
     return row
 
 
+def _check_once_a_year(
+    session: Session,
+    policy: ArrangementPolicy,
+    customer_id: str,
+    start: date,
+    *,
+    exclude: int | None,
+) -> None:
+    """At most one pause per customer in `once_per_months`, counted back from the new pause's
+    start (checked when applying and again when approving: two applications of one customer
+    on two accounts must not give two pauses)."""
+    rules = policy.hardship
+    if not rules.once_per_months:
+        return
+    window = timedelta(days=round(rules.once_per_months * YEAR_DAYS / 12))
+    query = select(HardshipRow).where(
+        HardshipRow.customer_id == customer_id,
+        HardshipRow.status.in_(("approved", "active", "ended")),
+        HardshipRow.start_date > start - window,
+    )
+    if exclude is not None:
+        query = query.where(HardshipRow.hardship_id != exclude)
+    earlier = session.scalars(query.order_by(HardshipRow.start_date.desc())).first()
+    if earlier is not None:
+        assert earlier.start_date is not None
+        raise NotPermitted(
+            f"the customer had a pause from {earlier.start_date} (application"
+            f" {earlier.hardship_id}); at most one in {rules.once_per_months} months:"
+            f" a new one may start from {earlier.start_date + window}. Offer an instalment plan"
+            " or deferral instead"
+        )
+
+
 def _hardship(session: Session, hardship_id: int) -> HardshipRow:
     row = session.get(HardshipRow, hardship_id)
     if row is None:
@@ -226,7 +241,7 @@ def approve_hardship(
     guard blocks every collection contact in it; the pause is active once its start has come."""
     row = _hardship(session, hardship_id)
     _hardship_check(row, "approved")
-    granted = days or row.requested_days
+    granted = row.requested_days if days is None else days
     if not 1 <= granted <= row.requested_days:
         raise InvalidInput(f"--days: grant 1 to {row.requested_days} days (what was asked)")
     role = check_authority(
@@ -239,6 +254,7 @@ def approve_hardship(
     )
     start = max(row.requested_start, today + timedelta(days=1))
     end = start + timedelta(days=granted - 1)
+    _check_once_a_year(session, policy, row.customer_id, start, exclude=row.hardship_id)
     hold = holds.place(
         session,
         account_id=row.account_id,
@@ -280,9 +296,16 @@ def approve_hardship(
 
 
 def decide_no(
-    session: Session, hardship_id: int, *, actor: str, reason: str, target: str
+    session: Session,
+    policy: ArrangementPolicy,
+    hardship_id: int,
+    *,
+    actor: str,
+    reason: str,
+    target: str,
 ) -> HardshipRow:
-    """Reject (a decider, not the applicant) or withdraw (anyone on staff) an application."""
+    """Reject (a role of the authority matrix, not the applicant) or withdraw (anyone on
+    staff: the customer asked) an application."""
     row = _hardship(session, hardship_id)
     _hardship_check(row, target)
     if not reason.strip():
@@ -290,6 +313,8 @@ def decide_no(
     user = staff(session, actor)
     if target == "rejected" and actor == row.applied_by:
         raise NotPermitted(f"{actor} recorded application {hardship_id}: someone else decides it")
+    if target == "rejected" and user.role not in policy.authority:
+        raise NotPermitted(f"{actor} is a {user.role}: that role decides no applications")
     row.status = target
     row.decided_by, row.decided_role = actor, user.role
     row.decided_at = row.updated_at = datetime.now(UTC)

@@ -166,13 +166,20 @@ def _judge_active(
                 .order_by(ArrangementLineRow.line_no)
             )
         )
-        already: dict[str, int] = {}
-        for payment_id, amount in session.execute(
-            select(PaymentAllocationRow.payment_id, PaymentAllocationRow.amount_fen).where(
-                PaymentAllocationRow.arrangement_id == row.arrangement_id
+        # Earlier allocations, per (payment, line): a payment re-delivered with a corrected,
+        # higher amount tops up its rows; a lower amount (a reversal) is not taken back here,
+        # the account's arrears in the snapshot show it and the lines stay as they were.
+        stored = {
+            (a.payment_id, a.line_no): a
+            for a in session.scalars(
+                select(PaymentAllocationRow).where(
+                    PaymentAllocationRow.arrangement_id == row.arrangement_id
+                )
             )
-        ):
-            already[payment_id] = already.get(payment_id, 0) + amount
+        }
+        already: dict[str, int] = {}
+        for (payment_id, _), allocation in stored.items():
+            already[payment_id] = already.get(payment_id, 0) + allocation.amount_fen
         candidates = [
             Payment(pid, day, amount)
             for pid, day, amount in paid.get(row.account_id, [])
@@ -185,8 +192,12 @@ def _judge_active(
             candidates,
             already,
         ):
-            session.add(
-                PaymentAllocationRow(
+            existing = stored.get((share.payment_id, share.line_no))
+            if existing is not None:
+                existing.amount_fen += share.amount_fen
+                existing.allocated_at = now
+            else:
+                stored[(share.payment_id, share.line_no)] = allocation = PaymentAllocationRow(
                     payment_id=share.payment_id,
                     arrangement_id=row.arrangement_id,
                     line_no=share.line_no,
@@ -194,7 +205,7 @@ def _judge_active(
                     amount_fen=share.amount_fen,
                     allocated_at=now,
                 )
-            )
+                session.add(allocation)
             target = by_no[share.line_no]
             target.paid_fen += share.amount_fen
             report.allocated_fen += share.amount_fen

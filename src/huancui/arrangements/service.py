@@ -211,7 +211,7 @@ def price(facts: AccountFacts, proposal: Proposal, *, holiday_country: str = "CN
             quote={"promised": format_yuan(amount), "pay_by": proposal.pay_by.isoformat()},
         )
     if proposal.kind == "installment":
-        months = proposal.months or 12
+        months = 12 if proposal.months is None else proposal.months
         financed = (
             proposal.financed_fen
             if proposal.financed_fen is not None
@@ -239,7 +239,8 @@ def price(facts: AccountFacts, proposal: Proposal, *, holiday_country: str = "CN
             term_months=months,
         )
     if proposal.kind == "deferral":
-        holiday = proposal.holiday_months or 1
+        holiday = 1 if proposal.holiday_months is None else proposal.holiday_months
+        remaining = facts.remaining_months if proposal.months is None else proposal.months
         dq = quote_deferral(
             principal_fen=proposal.financed_fen
             if proposal.financed_fen is not None
@@ -247,7 +248,7 @@ def price(facts: AccountFacts, proposal: Proposal, *, holiday_country: str = "CN
             annual_rate=proposal.annual_rate
             if proposal.annual_rate is not None
             else facts.annual_rate,
-            remaining_months=proposal.months or facts.remaining_months,
+            remaining_months=remaining,
             holiday_months=holiday,
             first_due=_first_due(as_of),
             capitalise=proposal.capitalise,
@@ -258,16 +259,17 @@ def price(facts: AccountFacts, proposal: Proposal, *, holiday_country: str = "CN
             needs=Needs("deferral", deferral_months=holiday),
             terms={"holiday_months": holiday, "capitalise": proposal.capitalise},
             quote=dq.as_json(),
-            term_months=holiday + (proposal.months or facts.remaining_months),
+            term_months=holiday + remaining,
         )
     if proposal.kind == "waiver":
         pay_by = proposal.pay_by or as_of + timedelta(days=30)
+        chosen = proposal.components or (Component.FEES, Component.INTEREST)
         wq = quote_waiver(
             penalty_interest_fen=0,
             interest_fen=s.arrears_interest_fen,
             fees_fen=s.arrears_fee_fen,
             principal_fen=s.arrears_principal_fen,
-            components=proposal.components or (Component.FEES, Component.INTEREST),
+            components=chosen,
             amount_fen=proposal.amount_fen,
             share=proposal.share,
         )
@@ -278,7 +280,7 @@ def price(facts: AccountFacts, proposal: Proposal, *, holiday_country: str = "CN
             needs=Needs("waiver", waived_fen=wq.customer_saves_fen),
             terms={
                 "pay_by": pay_by.isoformat(),
-                "components": [str(c) for c in proposal.components],
+                "components": [str(c) for c in chosen],
             },
             quote=wq.as_json(),
             waived_fen=wq.customer_saves_fen,
@@ -428,8 +430,15 @@ def propose(
             f"account {account_id} already has arrangement {open_one.arrangement_id}"
             f" ({open_one.kind}, {open_one.status}); cancel it first"
         )
-    if hardship_id is not None and session.get(HardshipRow, hardship_id) is None:
-        raise NotFound(f"hardship application {hardship_id} does not exist")
+    if hardship_id is not None:
+        pause = session.get(HardshipRow, hardship_id)
+        if pause is None:
+            raise NotFound(f"hardship application {hardship_id} does not exist")
+        if pause.account_id != account_id:
+            raise InvalidInput(
+                f"--after-hardship: application {hardship_id} is about account"
+                f" {pause.account_id}, not {account_id}"
+            )
     priced = price(facts, proposal)
     if not priced.lines:
         raise InvalidInput("the proposal leaves nothing to pay")
