@@ -31,6 +31,8 @@ run: $(STAMP)
 	$(BIN)/huancui strategy activate strategies/default.yaml --actor demo
 	$(BIN)/huancui run --as-of $(DEMO_AS_OF) --actor demo
 	$(BIN)/huancui outbox send --now $(DEMO_SEND_AT) --actor demo
+	$(BIN)/huancui report --from 2026-01-01 --to $(DEMO_AS_OF) --out var/report.html
+	@echo "Report: $(CURDIR)/var/report.html (open it in a browser; it works offline)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

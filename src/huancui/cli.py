@@ -19,6 +19,10 @@ from huancui.contact.cli import outbox_app
 from huancui.kit.errors import HuancuiError
 from huancui.kit.money import display_yuan, format_yuan, parse_yuan
 from huancui.kit.settings import Settings, get_settings
+from huancui.monitoring.experiment_cli import experiment_app
+from huancui.monitoring.kpi_cli import register as register_kpi_command
+from huancui.monitoring.report_cli import register as register_report_command
+from huancui.monitoring.staffing_cli import register as register_staffing_commands
 from huancui.portfolio.policy import DelinquencyPolicy, load_policy
 from huancui.strategy.cli import strategy_app
 from huancui.strategy.run_cli import register as register_run_commands
@@ -39,8 +43,12 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(strategy_app, name="strategy")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(quote_app, name="quote")
+app.add_typer(experiment_app, name="experiment")
 register_run_commands(app)
 register_arrangement_commands(app)
+register_kpi_command(app)
+register_report_command(app)
+register_staffing_commands(app)
 
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]

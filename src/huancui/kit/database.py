@@ -13,15 +13,16 @@ from contextlib import contextmanager
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -58,6 +59,8 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config  # Alembic is slow to import; only migrations need it
+
     config = Config()
     config.set_main_option("script_location", str(files("huancui") / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -70,6 +73,8 @@ def migrate(url: str) -> None:
     with engine.begin() as connection:
         config = alembic_config(url)
         config.attributes["connection"] = connection
+        from alembic import command
+
         command.upgrade(config, "head")
 
 

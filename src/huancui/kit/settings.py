@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     compliance_pack: str = "cn"
     # The arrangements policy (eligibility, authority matrix, 缓催 limits); None: the shipped one.
     arrangement_policy: Path | None = None
+    # What one contact attempt costs per channel (yuan), for `huancui kpi`'s cost to collect;
+    # None: the shipped placeholders in monitoring/costs.yaml.
+    channel_costs: Path | None = None
     # The outbox: which adapter `huancui outbox send` uses (file, log or smtp) and its settings.
     # file writes one masked JSON line per message under HUANCUI_HOME/outbox/ (a stand-in for an
     # SMS/e-mail gateway in demos); smtp sends e-mail through the server below (e-mail only).

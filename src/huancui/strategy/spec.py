@@ -1,8 +1,10 @@
-"""The strategy spec: segments, stages, treatments, priority and challengers, as pydantic models.
+"""The strategy spec: segments, stages, treatments, priority, challengers and the rollout plan
+(staff per queue, milestones), as pydantic models.
 
 Field checks come from pydantic; the rules across fields (stage ladder, coverage of every
-segment × stage, expressions, experiment shares) are collected by `semantic_problems` so that one
-validation lists all of them, each with the path of the rule it concerns.
+segment × stage, expressions, experiment shares, rollout queues) are collected by
+`semantic_problems` so that one validation lists all of them, each with the path of the rule it
+concerns.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ Reference = Annotated[
 Channel = Literal["sms", "email", "call", "visit", "letter", "legal"]
 Tone = Literal["gentle", "neutral", "firm"]
 Path = tuple[str | int, ...]
+Day = date  # a field named `date` would hide the type inside its model
 
 
 class _Frozen(BaseModel):
@@ -141,6 +144,60 @@ class OperatingHours(_Frozen):
         return hours
 
 
+class CallHandling(_Frozen):
+    """How a queue works its planned calls, and the service it must give (Erlang C model,
+    docs/staffing.md)."""
+
+    aht_seconds: float = Field(
+        gt=0, le=7200, description="Average handling time per planned call: dialling, talk, wrap-up"
+    )
+    service_level: float = Field(default=0.8, gt=0, lt=1, description="Share within the target")
+    answer_within_seconds: float = Field(default=20, ge=0, le=3600)
+    max_occupancy: float = Field(default=0.85, gt=0, le=1, description="Busy share of agent time")
+
+
+class VisitHandling(_Frozen):
+    """How long one field visit takes an agent, travel and report included."""
+
+    hours_per_visit: float = Field(gt=0, le=24)
+
+
+class QueueResources(_Frozen):
+    """The staff a queue has on each working day, and how its calls and visits are handled."""
+
+    agents: int = Field(ge=0, description="Agents (FTE) staffed per working day")
+    shift_hours: float = Field(gt=0, le=24, description="Hours each agent works a day")
+    shrinkage: float = Field(
+        default=0, ge=0, lt=1, description="Share of paid time not spent on work items"
+    )
+    calls: CallHandling | None = None
+    visits: VisitHandling | None = None
+
+    @model_validator(mode="after")
+    def _handles_something(self) -> QueueResources:
+        if self.calls is None and self.visits is None:
+            raise ValueError(
+                "give calls: (aht_seconds, service level) or visits: (hours_per_visit), or both"
+            )
+        return self
+
+
+class Milestone(_Frozen):
+    """A step of the rollout, e.g. 'dialer configured', with whether it is done."""
+
+    date: Day
+    name: Label
+    description: str = ""
+    done: bool = False
+
+
+class Rollout(_Frozen):
+    """How a version is put into service: staff per queue (by queue id) and milestones."""
+
+    resources: dict[Reference, QueueResources] = Field(default_factory=dict)
+    milestones: tuple[Milestone, ...] = ()
+
+
 @dataclass(frozen=True)
 class Problem:
     """A rule that is wrong (error) or doubtful (warning), at a path such as ('stages', 2)."""
@@ -172,6 +229,7 @@ class Strategy(_Frozen):
     priority: str = Field(min_length=1, description="Numeric expression; higher is worked first")
     challengers: tuple[Challenger, ...] = ()
     operating_hours: OperatingHours = OperatingHours()
+    rollout: Rollout | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Strategy:
@@ -210,7 +268,59 @@ def semantic_problems(strategy: Strategy) -> list[Problem]:
         *_stage_ladder(strategy.stages),
         *_treatment_coverage(strategy),
         *_challenger_problems(strategy),
+        *_rollout_problems(strategy),
     ]
+
+
+STAFFED_CHANNELS: tuple[Channel, ...] = ("call", "visit")
+
+
+def queue_channels(strategy: Strategy) -> dict[str, set[str]]:
+    """The channels each queue receives, from the treatments and every challenger's changes."""
+    found: defaultdict[str, set[str]] = defaultdict(set)
+    for t in strategy.treatments:
+        found[t.queue].update(t.channels)
+        for c in strategy.challengers:
+            if _covers(c, t.segment, t.stage):
+                queue = c.treatment.queue or t.queue
+                found[queue].update(c.treatment.channels or t.channels)
+    return dict(found)
+
+
+def _rollout_problems(strategy: Strategy) -> Iterator[Problem]:
+    if strategy.rollout is None:
+        return
+    resources = strategy.rollout.resources
+    channels = queue_channels(strategy)
+    for queue in resources:
+        if queue not in channels:
+            yield Problem(
+                ("rollout", "resources", queue),
+                f"no treatment or challenger sends work to queue '{queue}', so its staff would"
+                f" stand idle; is it misspelt? (queues: {', '.join(sorted(channels))})",
+                Severity.WARNING,
+            )
+    for queue in sorted(channels):
+        staffed = [c for c in STAFFED_CHANNELS if c in channels[queue]]
+        if not staffed:
+            continue
+        r = resources.get(queue)
+        if r is None:
+            yield Problem(
+                ("rollout", "resources"),
+                f"queue '{queue}' receives {' and '.join(c + 's' for c in staffed)} but has no"
+                " resources; staffing will report it as not staffed in the rollout plan",
+                Severity.WARNING,
+            )
+            continue
+        for channel, handling, field in (("call", r.calls, "calls"), ("visit", r.visits, "visits")):
+            if channel in staffed and handling is None:
+                yield Problem(
+                    ("rollout", "resources", queue),
+                    f"queue '{queue}' receives {channel}s but its resources give no {field}:"
+                    " section, so its staff need cannot be forecast",
+                    Severity.WARNING,
+                )
 
 
 def _duplicate_ids(strategy: Strategy) -> Iterator[Problem]:
