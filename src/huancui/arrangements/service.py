@@ -54,8 +54,7 @@ from huancui.kit.settings import Settings
 from huancui.portfolio.snapshot_store import snapshot_dir
 from huancui.portfolio.tables import AccountRow, AccountSnapshotRow, CustomerRow, SnapshotRow
 from huancui.strategy.explain import segment_of
-from huancui.strategy.loader import parse_strategy
-from huancui.strategy.repository import StrategyRepository
+from huancui.strategy.service import active_strategy
 
 PPM = Decimal(1_000_000)
 YEAR_DAYS = 365
@@ -113,21 +112,11 @@ def account_facts(
         raise NotFound(f"account {account_id} is not in the snapshot of {as_of}")
     customer = session.get(CustomerRow, account.customer_id)
     assert customer is not None
-    active = StrategyRepository(session).active()
-    if active is None:
-        raise NotFound(
-            "no active strategy to segment the account; activate one first:"
-            " huancui strategy activate strategies/default.yaml"
-        )
-    parsed = parse_strategy(active.yaml_text, source=f"strategy {active.name}")
-    if parsed.strategy is None:
-        raise InvalidInput(f"the active strategy {active.name} no longer validates")
+    name, strategy = active_strategy(session)
     accounts_file = snapshot_dir(settings.snapshots_dir, as_of) / "accounts.parquet"
-    segment = segment_of(accounts_file, parsed.strategy, account_id)
+    segment = segment_of(accounts_file, strategy, account_id)
     if segment is None:
-        raise NotPermitted(
-            f"account {account_id} matches no segment of strategy {active.name} on {as_of}"
-        )
+        raise NotPermitted(f"account {account_id} matches no segment of strategy {name} on {as_of}")
     return AccountFacts(as_of, account, state, customer, segment)
 
 

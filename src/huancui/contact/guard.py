@@ -107,6 +107,20 @@ class ChannelDay:
     holiday: str | None
 
 
+# The holds the guard reads (the snapshot's holds file and the case plane's holds, as one table).
+HOLDS_SCHEMA = pa.schema(
+    [
+        ("hold_id", pa.string()),
+        ("account_id", pa.string()),
+        ("hold_type", pa.string()),
+        ("channel", pa.string()),
+        ("start_date", pa.date32()),
+        ("end_date", pa.date32()),
+        ("reason", pa.string()),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class ReferenceTables:
     """The small per-channel and per-zone tables the guard joins (see the module doc)."""

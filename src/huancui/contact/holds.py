@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from huancui.access import audit
+from huancui.contact.guard import HOLDS_SCHEMA
 from huancui.contact.policy import HARD_HOLDS, PERSON_HOLDS
 from huancui.contact.tables import CASE_HOLD_SOURCES, CaseHoldRow
 from huancui.kit.errors import Conflict, InvalidInput, NotFound
@@ -38,18 +39,6 @@ CHANNELS = ("sms", "email", "call", "visit", "letter")
 SERVICE_NOTICE_PASSES = frozenset({"hardship", "arrangement"})
 SERVICE_NOTICE_TEMPLATES = frozenset({"notice.hardship.ending"})
 _ONE_DAY = timedelta(days=1)
-
-HOLD_SCHEMA = pa.schema(
-    [
-        ("hold_id", pa.string()),
-        ("account_id", pa.string()),
-        ("hold_type", pa.string()),
-        ("channel", pa.string()),
-        ("start_date", pa.date32()),
-        ("end_date", pa.date32()),
-        ("reason", pa.string()),
-    ]
-)
 
 
 def _as_json(row: CaseHoldRow) -> dict[str, object]:
@@ -177,7 +166,7 @@ def for_run(session: Session, first_day: date) -> pa.Table:
             }
             for r in rows
         ],
-        schema=HOLD_SCHEMA,
+        schema=HOLDS_SCHEMA,
     )
 
 

@@ -17,13 +17,10 @@ from typing import Any, Literal
 import duckdb
 from sqlalchemy.orm import Session
 
-from huancui.kit.errors import InvalidInput, NotFound
+from huancui.kit.errors import NotFound
 from huancui.kit.settings import Settings
 from huancui.portfolio.validation import lit
-from huancui.strategy.loader import parse_strategy
 from huancui.strategy.nightly import current_run, strategy_of
-from huancui.strategy.repository import StrategyRepository
-from huancui.strategy.service import label
 from huancui.strategy.spec import Milestone, QueueResources, Rollout, Strategy
 
 SECONDS_PER_HOUR = 3600
@@ -420,23 +417,6 @@ def milestone_status(milestone: Milestone, *, today: date) -> MilestoneStatus:
     if milestone.done:
         return "done"
     return "overdue" if milestone.date < today else "due"
-
-
-def active_strategy(session: Session) -> tuple[str, Strategy]:
-    """The active strategy version and its label, or NotFound with the command to fix it."""
-    row = StrategyRepository(session).active()
-    if row is None:
-        raise NotFound(
-            "no active strategy; activate one first:"
-            " huancui strategy activate strategies/default.yaml"
-        )
-    parsed = parse_strategy(row.yaml_text, source=f"strategy {label(row.name, row.version)}")
-    if parsed.strategy is None:
-        raise InvalidInput(
-            f"the stored strategy {label(row.name, row.version)} no longer validates:\n"
-            + "\n".join(str(f) for f in parsed.errors)
-        )
-    return label(row.name, row.version), parsed.strategy
 
 
 def rollout_json(name: str, strategy: Strategy, *, today: date) -> dict[str, Any]:

@@ -21,10 +21,10 @@ from huancui.kit.settings import get_settings
 from huancui.monitoring.staffing import (
     QueueDay,
     StaffingReport,
-    active_strategy,
     rollout_json,
     staffing_for,
 )
+from huancui.strategy.service import active_strategy
 
 STATUS_STYLE = {"done": "green", "due": "", "overdue": "bold red"}
 

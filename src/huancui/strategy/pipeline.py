@@ -23,7 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from huancui.contact.guard import ReferenceTables, guard_sql, reference_tables
+from huancui.contact.guard import HOLDS_SCHEMA, ReferenceTables, guard_sql, reference_tables
 from huancui.contact.policy import CompliancePack
 from huancui.strategy.compiler import compile_actions_ctes
 from huancui.strategy.spec import Strategy
@@ -36,17 +36,7 @@ SNAPSHOT_RELATIONS: dict[str, str] = {
 
 # Columns of the optional files, for the empty stand-ins.
 _EMPTY: dict[str, pa.Schema] = {
-    "holds": pa.schema(
-        [
-            ("hold_id", pa.string()),
-            ("account_id", pa.string()),
-            ("hold_type", pa.string()),
-            ("channel", pa.string()),
-            ("start_date", pa.date32()),
-            ("end_date", pa.date32()),
-            ("reason", pa.string()),
-        ]
-    ),
+    "holds": HOLDS_SCHEMA,
     "contacts": pa.schema(
         [
             ("contact_id", pa.string()),

@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from huancui.access import audit
-from huancui.kit.errors import InvalidInput
-from huancui.strategy.loader import Finding, StrategyFile, load_strategy
+from huancui.kit.errors import InvalidInput, NotFound
+from huancui.strategy.loader import Finding, StrategyFile, load_strategy, parse_strategy
 from huancui.strategy.repository import StrategyRepository
+from huancui.strategy.spec import Strategy
 from huancui.strategy.tables import StrategyVersionRow
 
 
@@ -119,3 +120,20 @@ def activate(session: Session, *, path: Path, actor: str) -> Activation:
 
 def list_versions(session: Session) -> list[StrategyVersionRow]:
     return StrategyRepository(session).all()
+
+
+def active_strategy(session: Session) -> tuple[str, Strategy]:
+    """The active strategy version and its label, or NotFound with the command to fix it."""
+    row = StrategyRepository(session).active()
+    if row is None:
+        raise NotFound(
+            "no active strategy; activate one first:"
+            " huancui strategy activate strategies/default.yaml"
+        )
+    parsed = parse_strategy(row.yaml_text, source=f"strategy {label(row.name, row.version)}")
+    if parsed.strategy is None:
+        raise InvalidInput(
+            f"the stored strategy {label(row.name, row.version)} no longer validates:\n"
+            + "\n".join(str(f) for f in parsed.errors)
+        )
+    return label(row.name, row.version), parsed.strategy
