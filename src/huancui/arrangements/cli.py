@@ -1,6 +1,6 @@
 """Commands for arrangements, the 缓催 hardship pause, holds and staff users:
 
-    huancui user add|list
+    huancui user add|list|set-password
     huancui arrangement propose|approve|reject|cancel|show|list
     huancui offers ACCOUNT --as-of D
     huancui hardship apply|approve|reject|withdraw|end|show|list
@@ -149,6 +149,33 @@ def user_list(json_out: JsonFlag = False) -> None:
     for r in rows:
         table.add_row(str(r["username"]), str(r["name"]), str(r["role"]), str(r["active"]))
     out.print(table)
+
+
+@user_app.command("set-password")
+def user_set_password(
+    username: Annotated[str, typer.Argument()],
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read the password from standard input (scripts).")
+    ] = False,
+    actor: Actor = None,
+) -> None:
+    """Set a user's password (asked twice, not echoed; never taken as an argument, which would
+    land in shell history and process lists). Signs the user out everywhere."""
+    import sys
+    from datetime import UTC, datetime
+
+    from huancui.access.users import set_password
+
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    _run(
+        lambda s, _: set_password(
+            s, username=username, password=password, actor=_who(actor), now=datetime.now(UTC)
+        )
+    )
+    out.print(f"password set for {username}; their other sessions are signed out")
 
 
 # ---------------------------------------------------------------------------------------------

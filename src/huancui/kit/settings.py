@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     bank_name_zh: str = "缓催银行"
     hotline: str = "400-000-0000"
     self_service_url: str = "https://bank.example/repay"
+    # Sign-in (docs/security.md). The HS256 key for access and refresh tokens: at least 32
+    # characters; without one, only the explicit dev mode (access.tokens.ensure_secret) runs.
+    jwt_secret: SecretStr | None = None
+    access_token_minutes: int = 15
+    refresh_token_days: int = 7
+    # After this many wrong passwords in a row the account is locked for login_lock_minutes.
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    # Fernet keys for national IDs and phones at rest, comma-separated, newest first: encrypt
+    # with the first, decrypt with any (rotation in docs/security.md).
+    pii_keys: SecretStr | None = None
 
     @property
     def resolved_database_url(self) -> str:
