@@ -1,6 +1,7 @@
 # huancui: two commands do everything on a fresh machine.
 #   make run   creates .venv, installs, generates a demo portfolio, imports it, runs the nightly
-#              job and sends the day's messages through the file adapter (var/outbox/)
+#              job, sends the day's messages through the file adapter (var/outbox/) and writes
+#              the monitoring report (var/report.html)
 #   make test  creates .venv, installs test tools, runs ruff, mypy and pytest
 PYTHON ?= python3
 VENV := .venv
