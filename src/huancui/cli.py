@@ -24,6 +24,7 @@ from huancui.monitoring.kpi_cli import register as register_kpi_command
 from huancui.monitoring.report_cli import register as register_report_command
 from huancui.monitoring.staffing_cli import register as register_staffing_commands
 from huancui.portfolio.policy import DelinquencyPolicy, load_policy
+from huancui.serve_cli import register as register_serve_command
 from huancui.strategy.cli import strategy_app
 from huancui.strategy.run_cli import register as register_run_commands
 
@@ -49,6 +50,7 @@ register_arrangement_commands(app)
 register_kpi_command(app)
 register_report_command(app)
 register_staffing_commands(app)
+register_serve_command(app)
 
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]

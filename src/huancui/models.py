@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def import_all_tables() -> None:
     import huancui.access.tables
+    import huancui.api.tables
     import huancui.arrangements.tables
     import huancui.contact.tables
     import huancui.portfolio.tables

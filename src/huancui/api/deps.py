@@ -1,0 +1,113 @@
+"""What a route depends on: the settings, one unit of work per request, the signed-in staff user
+(from a Bearer access token) and the permissions the route requires (access.permissions)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from huancui.access import permissions, tokens
+from huancui.access.tables import UserRow
+from huancui.access.tokens import TokenRejected
+from huancui.arrangements.policy import ArrangementPolicy, load_arrangement_policy
+from huancui.kit.database import make_engine
+from huancui.kit.errors import NotPermitted
+from huancui.kit.settings import Settings
+
+TOKEN_URL = "/api/auth/token"
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def unit_of_work(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back when it
+    raises. A route may commit earlier itself when a refusal must keep what it wrote (a failed
+    sign-in's count and audit event, docs/security.md), then raise."""
+    factory: sessionmaker[Session] = request.app.state.sessions
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def session_factory(settings: Settings) -> sessionmaker[Session]:
+    return sessionmaker(bind=make_engine(settings.resolved_database_url), expire_on_commit=False)
+
+
+SettingsDep = Annotated[Settings, Depends(settings_of)]
+# scope="function": the commit happens before the response is sent, so a client that sees
+# success can rely on it.
+SessionDep = Annotated[Session, Depends(unit_of_work, scope="function")]
+
+
+def arrangement_policy(settings: SettingsDep) -> ArrangementPolicy:
+    return load_arrangement_policy(settings.arrangement_policy).policy
+
+
+PolicyDep = Annotated[ArrangementPolicy, Depends(arrangement_policy)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in staff user; the role comes from the users table, not from the token."""
+
+    username: str
+    role: str
+
+
+def current_user(
+    settings: SettingsDep,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> Principal:
+    if not token:
+        raise TokenRejected("missing")
+    claims = tokens.verify(settings, token, typ="access", now=datetime.now(UTC))
+    user = session.scalars(select(UserRow).where(UserRow.username == claims.username)).first()
+    if user is None or not user.active:
+        raise TokenRejected("user unknown or deactivated")
+    return Principal(username=user.username, role=user.role)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+class Requirement:
+    """A route's permission check: the caller needs at least one of `permissions`. The route ×
+    role test finds these on every route, so what a route declares is what it enforces."""
+
+    def __init__(self, *needed: str) -> None:
+        unknown = [p for p in needed if p not in permissions.PERMISSIONS]
+        if not needed or unknown:
+            raise ValueError(f"unknown permission(s) {unknown}: see access/permissions.py")
+        self.permissions = needed
+
+    def __call__(self, user: CurrentUser) -> Principal:
+        if any(permissions.allowed(user.role, p) for p in self.permissions):
+            return user
+        if len(self.permissions) == 1:
+            permissions.require(user.role, self.permissions[0])
+        raise NotPermitted(
+            f"the {user.role} role may not do this: it needs one of {', '.join(self.permissions)}"
+        )
+
+
+def require(*needed: str) -> Any:
+    """A dependency: the signed-in user, who must hold one of `needed` (else 403)."""
+    return Depends(Requirement(*needed))
