@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
@@ -36,3 +37,12 @@ def fail(exc: HuancuiError) -> typer.Exit:
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def choose(text: str, options: Sequence[str], *, option: str) -> str:
+    """The option value among `options` (case-insensitive), or exit 2 naming the option."""
+    for known in options:
+        if text.lower() == known.lower():
+            return known
+    err.print(f"[red]{option}: {text!r}; use one of {', '.join(options)}[/red]", highlight=False)
+    raise typer.Exit(2)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.table import Table
 
-from huancui.cli_support import JsonFlag, emit_json, err, fail, out, parse_date
+from huancui.cli_support import JsonFlag, choose, emit_json, err, fail, out, parse_date
 from huancui.kit.errors import HuancuiError
 from huancui.kit.money import format_yuan, round_half_up
 from huancui.kit.settings import get_settings
@@ -104,11 +104,7 @@ def report_command(
 
 
 def _language(lang: str) -> Language:
-    for known in LANGUAGES:
-        if lang.lower() == known.lower():
-            return known
-    err.print(f"[red]--lang {lang!r}: use one of {', '.join(LANGUAGES)}[/red]", highlight=False)
-    raise typer.Exit(2)
+    return cast(Language, choose(lang, LANGUAGES, option="--lang"))
 
 
 def _number(value: float, digits: int = 6) -> float | None:

@@ -15,7 +15,6 @@ from rich.table import Table
 
 from huancui.cli_support import JsonFlag, emit_json, err, fail, out, parse_date
 from huancui.kit.errors import HuancuiError
-from huancui.kit.money import display_yuan
 from huancui.kit.settings import get_settings
 from huancui.monitoring.data import CHARGED_OFF, FIELDS
 from huancui.monitoring.kpis import (
@@ -23,9 +22,10 @@ from huancui.monitoring.kpis import (
     TOTAL,
     Grain,
     KpiReport,
-    KpiResult,
     check_window,
     compute_kpis,
+    display_amount,
+    display_value,
 )
 
 # The KPIs shown together, with the short name a period or sliced table uses.
@@ -75,24 +75,6 @@ FAMILIES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 MAX_PERIOD_COLUMNS = 6
 
 
-def _shown(result: KpiResult, value: Decimal | int | None) -> str:
-    if value is None:
-        return "—"
-    if result.unit in ("money", "net"):
-        assert isinstance(value, int)
-        return display_yuan(value)
-    assert isinstance(value, Decimal)
-    if result.unit == "rate":
-        return f"{value * 100:.2f}%"
-    return f"{value:.2f}"
-
-
-def _amount(value: int | None, money: bool) -> str:
-    if value is None:
-        return ""
-    return display_yuan(value) if money else f"{value:,}"
-
-
 def _pct(value: Decimal | None, *, signed: bool = False) -> str:
     if value is None:
         return "—"
@@ -111,9 +93,9 @@ def _window_table(report: KpiReport) -> Table:
             assert row is not None
             table.add_row(
                 f"  {r.label}",
-                _shown(r, row.value),
-                _amount(row.numerator, r.money[0]),
-                _amount(row.denominator, r.money[1]),
+                display_value(r, row.value),
+                display_amount(row.numerator, money=r.money[0]),
+                display_amount(row.denominator, money=r.money[1]),
             )
         if title != FAMILIES[-1][0]:
             table.add_section()
@@ -137,7 +119,7 @@ def _period_table(report: KpiReport) -> Table | None:
     for _, members in FAMILIES:
         for key, name in members:
             r = report.kpis[key]
-            table.add_row(name, *(_shown(r, r.value(p)) for p in shown))
+            table.add_row(name, *(display_value(r, r.value(p)) for p in shown))
     return table
 
 
@@ -158,7 +140,8 @@ def _sliced_table(
     groups = dict.fromkeys(g for key, _ in sliced for g in report.kpis[key].groups())
     for group in groups:
         table.add_row(
-            group, *(_shown(report.kpis[k], report.kpis[k].value(TOTAL, group)) for k, _ in sliced)
+            group,
+            *(display_value(report.kpis[k], report.kpis[k].value(TOTAL, group)) for k, _ in sliced),
         )
     return table, unsliced
 

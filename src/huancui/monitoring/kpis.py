@@ -21,7 +21,7 @@ from itertools import pairwise
 from typing import Any, Literal, get_args
 
 from huancui.kit.errors import InvalidInput
-from huancui.kit.money import format_yuan
+from huancui.kit.money import display_yuan, format_yuan
 from huancui.kit.settings import Settings
 from huancui.monitoring.data import (
     ACCOUNT_FIELDS,
@@ -1139,3 +1139,22 @@ def delinquency_series(
     with open_kpi_data(settings, start=start, end=end) as data:
         periods = _window(data, start, end, grain)
         return _delinquency(data, series_dates(periods), by)
+
+
+def display_value(result: KpiResult, value: Decimal | int | None) -> str:
+    """A KPI value for people (`huancui kpi`, the HTML report): rates in % with two decimals,
+    money in yuan with thousands separators, other ratios with two decimals; no value: '—'."""
+    if value is None:
+        return "—"
+    if result.unit in ("money", "net"):
+        return display_yuan(int(value))
+    if result.unit == "rate":
+        return f"{Decimal(value) * 100:.2f}%"
+    return f"{Decimal(value):.2f}"
+
+
+def display_amount(value: int | None, *, money: bool) -> str:
+    """A numerator or denominator for people: yuan for money, a count otherwise."""
+    if value is None:
+        return ""
+    return display_yuan(value) if money else f"{value:,}"

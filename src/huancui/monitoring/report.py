@@ -58,6 +58,8 @@ from huancui.monitoring.kpis import (
     KpiResult,
     check_window,
     compute_kpis,
+    display_amount,
+    display_value,
 )
 from huancui.portfolio.tables import SnapshotRow
 from huancui.strategy.loader import parse_strategy
@@ -391,24 +393,6 @@ LABELS: dict[Language, dict[str, str]] = {
 
 
 # --- numbers for people ---------------------------------------------------------------------
-
-
-def display_value(result: KpiResult, value: Decimal | int | None) -> str:
-    """A KPI value as the report and `huancui kpi` show it: rates in % with two decimals, money
-    in yuan with thousands separators, other ratios with two decimals; no value: '—'."""
-    if value is None:
-        return EMPTY
-    if result.unit in ("money", "net"):
-        return display_yuan(int(value))
-    if result.unit == "rate":
-        return f"{Decimal(value) * 100:.2f}%"
-    return f"{Decimal(value):.2f}"
-
-
-def display_amount(value: int | None, *, money: bool) -> str:
-    if value is None:
-        return ""
-    return display_yuan(value) if money else f"{value:,}"
 
 
 def _percent(value: Decimal | None) -> float | None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
-from huancui.cli_support import err, fail, out, parse_date
+from huancui.cli_support import choose, err, fail, out, parse_date
 from huancui.kit.errors import HuancuiError
 from huancui.kit.settings import get_settings
 from huancui.monitoring.experiments import LANGUAGES, Language
@@ -22,11 +22,7 @@ from huancui.monitoring.kpis import check_window
 
 
 def _language(text: str) -> Language:
-    for known in LANGUAGES:
-        if text.lower() == known.lower():
-            return known
-    err.print(f"[red]--lang: {text!r}; use one of {', '.join(LANGUAGES)}[/red]", highlight=False)
-    raise typer.Exit(2)
+    return cast(Language, choose(text, LANGUAGES, option="--lang"))
 
 
 def _check_out(path: Path) -> None:
