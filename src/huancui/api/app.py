@@ -11,7 +11,22 @@ from starlette.concurrency import run_in_threadpool
 
 from huancui import __version__
 from huancui.access import tokens
-from huancui.api import arrangement_routes, auth_routes, problems, quote_routes
+from huancui.api import (
+    account_routes,
+    arrangement_routes,
+    audit_routes,
+    auth_routes,
+    case_routes,
+    hardship_routes,
+    kpi_routes,
+    outcome_routes,
+    portal_routes,
+    problems,
+    quote_routes,
+    run_routes,
+    strategy_routes,
+    user_routes,
+)
 from huancui.api.deps import session_factory
 from huancui.kit.database import migrate
 from huancui.kit.settings import Settings
@@ -23,6 +38,23 @@ Sign in at `POST /api/auth/token` (OAuth2 password form) and send the access tok
 `Authorization: Bearer ...`. Errors are RFC 9457 problem details (`application/problem+json`).
 What each role may do is the permission matrix of docs/security.md; docs/api.md lists the routes.
 """
+
+
+ROUTE_MODULES = (
+    auth_routes,
+    quote_routes,
+    arrangement_routes,
+    account_routes,
+    case_routes,
+    outcome_routes,
+    hardship_routes,
+    strategy_routes,
+    run_routes,
+    kpi_routes,
+    user_routes,
+    audit_routes,
+    portal_routes,
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -47,6 +79,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = session_factory(settings)
     problems.install(app)
-    for router in (auth_routes.router, quote_routes.router, arrangement_routes.router):
-        app.include_router(router, prefix="/api")
+    for module in ROUTE_MODULES:
+        app.include_router(module.router, prefix="/api")
+    from huancui.web.app import mount  # the server-rendered pages: /, /app/..., /portal/...
+
+    mount(app, settings)
     return app

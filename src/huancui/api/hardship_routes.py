@@ -1,0 +1,7 @@
+"""Routes under /api/hardship (being built: issue 6)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/hardship", tags=["hardship"])
