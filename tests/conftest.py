@@ -21,9 +21,11 @@ POSTGRES_ENV = "HUANCUI_TEST_POSTGRES_URL"
 
 
 def _postgres_database(worker: str) -> str:
-    """A database of this test worker's own on the CI server, created on first use."""
+    """A database of this test worker's own on the CI server, created on first use.
+    HUANCUI_TEST_DB_PREFIX keeps two test sessions on one server apart."""
     admin = os.environ[POSTGRES_ENV]
-    name = f"huancui_test_{worker}"
+    prefix = "".join(c for c in os.environ.get("HUANCUI_TEST_DB_PREFIX", "") if c.isalnum())
+    name = f"huancui_test_{prefix}{worker}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
