@@ -12,8 +12,10 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from huancui.access.keys_cli import register as register_key_commands
 from huancui.arrangements.cli import register as register_arrangement_commands
 from huancui.arrangements.quote_cli import quote_app
+from huancui.cases.cli import register as register_case_commands
 from huancui.cli_support import JsonFlag, emit_json, err, fail, out, parse_date
 from huancui.contact.cli import outbox_app
 from huancui.kit.errors import HuancuiError
@@ -51,6 +53,8 @@ register_kpi_command(app)
 register_report_command(app)
 register_staffing_commands(app)
 register_serve_command(app)
+register_case_commands(app)
+register_key_commands(app)
 
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]
