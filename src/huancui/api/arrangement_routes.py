@@ -4,39 +4,26 @@ signed-in user, and four eyes and the authority matrix are the service's to enfo
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from huancui.api.deps import PolicyDep, Principal, SessionDep, SettingsDep, require
+from huancui.api.idempotency import Idempotency, IdempotencyKey
 from huancui.api.quote_routes import Rate, Yuan
-from huancui.api.tables import IdempotencyKeyRow
 from huancui.arrangements import service
 from huancui.arrangements.policy import Kind
 from huancui.arrangements.quote import Component, Method
 from huancui.arrangements.tables import ArrangementRow
-from huancui.kit.errors import Conflict
 from huancui.kit.money import format_yuan, parse_yuan
 
 router = APIRouter(prefix="/arrangements", tags=["arrangements"])
 Reader = Annotated[Principal, require("queue:read")]
 Proposer = Annotated[Principal, require("arrangement:propose")]
 Approver = Annotated[Principal, require("arrangement:approve")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=255,
-        description="Retry-safe: the same key and body answer with the first result.",
-    ),
-]
 
 
 class ProposalRequest(BaseModel):
@@ -137,27 +124,6 @@ def show(arrangement_id: int, session: SessionDep, _: Reader) -> dict[str, Any]:
     return service.show(session, arrangement_id)
 
 
-def _request_hash(body: ProposalRequest) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(f"POST /api/arrangements\n{canonical}".encode()).hexdigest()
-
-
-def _replay(session: Session, *, actor: str, key: str, digest: str) -> JSONResponse | None:
-    """The stored answer to this key, or None when it is new; Conflict when it was used for a
-    different request."""
-    done = session.get(IdempotencyKeyRow, (actor, key))
-    if done is None:
-        return None
-    if done.request_hash != digest:
-        raise Conflict(
-            f"Idempotency-Key {key!r} was already used for a different request; send a new"
-            " key for a new proposal, or the same body to get the first result again"
-        )
-    return JSONResponse(
-        done.response, status_code=done.status_code, headers={"Idempotent-Replayed": "true"}
-    )
-
-
 @router.post("", status_code=201)
 def propose(
     body: ProposalRequest,
@@ -170,11 +136,17 @@ def propose(
 ) -> Any:
     """Propose an arrangement; within the policy's automatic limits it is approved at once.
     With an Idempotency-Key, a retry with the same body answers with the first result."""
-    digest = _request_hash(body)
-    if idempotency_key is not None:
-        replayed = _replay(session, actor=user.username, key=idempotency_key, digest=digest)
-        if replayed is not None:
-            return replayed
+    once = Idempotency.of(
+        session,
+        actor=user.username,
+        key=idempotency_key,
+        method="POST",
+        path="/api/arrangements",
+        body=body,
+    )
+    replayed = once.replayed()
+    if replayed is not None:
+        return replayed
     row = service.propose(
         session,
         settings,
@@ -187,17 +159,7 @@ def propose(
         hardship_id=body.after_hardship,
     )
     shown = service.show(session, row.arrangement_id)
-    if idempotency_key is not None:
-        session.add(
-            IdempotencyKeyRow(
-                actor=user.username,
-                key=idempotency_key,
-                request_hash=digest,
-                status_code=201,
-                response=shown,
-                created_at=datetime.now(UTC),
-            )
-        )
+    once.remember(status_code=201, response=shown)
     response.headers["Location"] = f"/api/arrangements/{row.arrangement_id}"
     return shown
 
