@@ -1,0 +1,7 @@
+"""Web pages (being built: issue 6)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
