@@ -9,7 +9,7 @@ import typer
 
 from huancui.cli_support import err, fail
 from huancui.kit.errors import InvalidInput
-from huancui.kit.settings import get_settings
+from huancui.kit.settings import Settings, get_settings
 
 
 def serve(
@@ -23,15 +23,23 @@ def serve(
             " HUANCUI_HOME/secrets/jwt.key (created on first use).",
         ),
     ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Local demo only (implies --dev-secret): create one demo user per role with a"
+            " random passphrase (kept in HUANCUI_HOME/secrets/demo-users.json) and print them.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the API on http://HOST:PORT (OpenAPI at /docs)."""
+    """Serve the web app and the API on http://HOST:PORT (OpenAPI at /docs)."""
     import uvicorn
 
     from huancui.access.tokens import ensure_secret
     from huancui.api.app import create_app
 
     settings = get_settings()
-    if dev_secret:
+    if dev_secret or demo:
         settings = ensure_secret(settings)
     elif settings.jwt_secret is None:
         raise fail(
@@ -44,8 +52,29 @@ def serve(
         app = create_app(settings)
     except InvalidInput as exc:
         raise fail(exc) from None
-    err.print(f"huancui API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
+    if demo:
+        _print_demo_users(settings)
+    err.print(f"huancui on http://{host}:{port}/  (API: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _print_demo_users(settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    from huancui.access.demo_users import ensure_demo_users
+    from huancui.kit.database import migrate, unit_of_work
+
+    migrate(settings.resolved_database_url)
+    with unit_of_work(settings.resolved_database_url) as session:
+        users = ensure_demo_users(session, home=settings.home, now=datetime.now(UTC))
+    table = Table(title="Demo users (local demo only; passphrases in HUANCUI_HOME/secrets)")
+    for column in ("username", "role", "password"):
+        table.add_column(column)
+    for user in users:
+        table.add_row(user.username, user.role, user.password)
+    err.print(table)
 
 
 def register(app: typer.Typer) -> None:
