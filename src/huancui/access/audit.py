@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from huancui.access.tables import AuditEventRow
@@ -36,6 +36,19 @@ def _fields(row: AuditEventRow) -> dict[str, Any]:
     }
 
 
+# Any fixed 64-bit number: the key of the PostgreSQL advisory lock that orders appends.
+_CHAIN_LOCK = 0x68756E6361756469  # "huncaudi"
+
+
+def _serialise_appends(session: Session) -> None:
+    """On PostgreSQL, two transactions appending at once would both read the same last hash and
+    fork the chain: a transaction-scoped advisory lock makes the second wait until the first
+    commits, and then read its event. (SQLite has one writer at a time already: a transaction
+    that read before another's commit cannot write at all.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+
+
 def record(
     session: Session,
     *,
@@ -48,6 +61,7 @@ def record(
     reason: str | None = None,
 ) -> AuditEventRow:
     """Append an event in the caller's transaction."""
+    _serialise_appends(session)
     last = session.scalars(
         select(AuditEventRow.hash).order_by(AuditEventRow.event_id.desc()).limit(1)
     ).first()
