@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -46,3 +47,32 @@ def choose(text: str, options: Sequence[str], *, option: str) -> str:
             return known
     err.print(f"[red]{option}: {text!r}; use one of {', '.join(options)}[/red]", highlight=False)
     raise typer.Exit(2)
+
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from huancui.kit.settings import Settings
+
+T = TypeVar("T")
+
+
+def in_unit_of_work(action: Callable[[Session, Settings], T]) -> T:
+    """Run `action` in one transaction on the migrated case-plane database of the current
+    settings: committed when it returns, rolled back (and shown as a clear error with its exit
+    code) when it raises one of ours."""
+    from huancui.kit.database import migrate, unit_of_work  # Alembic: slow to import
+    from huancui.kit.settings import get_settings
+
+    settings = get_settings()
+    try:
+        migrate(settings.resolved_database_url)
+        with unit_of_work(settings.resolved_database_url) as session:
+            return action(session, settings)
+    except HuancuiError as exc:
+        raise fail(exc) from None
+
+
+def actor_or_os_user(actor: str | None) -> str:
+    """Who does it: the --actor given, else the operating-system user."""
+    return actor or getpass.getuser()

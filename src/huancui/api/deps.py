@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from huancui.access import permissions, tokens
@@ -111,3 +112,31 @@ class Requirement:
 def require(*needed: str) -> Any:
     """A dependency: the signed-in user, who must hold one of `needed` (else 403)."""
     return Depends(Requirement(*needed))
+
+
+# Pagination and record ids, the same on every list and every `/{id}` route. The bounds keep
+# values inside what both databases store (32-bit ids and offsets): an absurd number is a
+# 422 naming the parameter, never an overflow deep in the driver.
+MAX_ID = 2_147_483_647
+Limit = Annotated[int, Query(ge=1, le=200, description="Items per page (1–200).")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip.")]
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class Page(BaseModel):
+    """One page of a list: `total` counts every match of the filters, not just this page."""
+
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+def page_of(
+    session: Session, query: Select[Any], *, limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """The records of one page of `query` (one entity, ordered) and the count of all its
+    matches, both computed by the database."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = list(session.scalars(query.limit(limit).offset(offset)))
+    return rows, int(total or 0)

@@ -13,9 +13,6 @@ JSON with --json). Business errors print their message and exit with its code (2
 
 from __future__ import annotations
 
-import getpass
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -27,10 +24,19 @@ from sqlalchemy.orm import Session
 
 from huancui.arrangements.policy import KINDS, ArrangementPolicy, load_arrangement_policy
 from huancui.arrangements.quote import Component, Method
-from huancui.cli_support import JsonFlag, emit_json, err, fail, out, parse_date
-from huancui.kit.errors import HuancuiError, InvalidInput
+from huancui.cli_support import (
+    JsonFlag,
+    actor_or_os_user,
+    emit_json,
+    err,
+    fail,
+    in_unit_of_work,
+    out,
+    parse_date,
+)
+from huancui.kit.errors import InvalidInput
 from huancui.kit.money import MoneyFormatError, format_yuan, parse_yuan
-from huancui.kit.settings import Settings, get_settings
+from huancui.kit.settings import Settings
 
 user_app = typer.Typer(help="Staff users and their roles.", no_args_is_help=True)
 arrangement_app = typer.Typer(
@@ -45,30 +51,8 @@ Reason = Annotated[str, typer.Option(help="Why: recorded in the audit log.")]
 T = TypeVar("T")
 
 
-@contextmanager
-def _work() -> Iterator[tuple[Session, Settings]]:
-    from huancui.kit.database import migrate, unit_of_work  # Alembic: slow to import
-
-    settings = get_settings()
-    migrate(settings.resolved_database_url)
-    with unit_of_work(settings.resolved_database_url) as session:
-        yield session, settings
-
-
-def _run(action: Callable[[Session, Settings], T]) -> T:
-    try:
-        with _work() as (session, settings):
-            return action(session, settings)
-    except HuancuiError as exc:
-        raise fail(exc) from None
-
-
 def _policy(settings: Settings) -> ArrangementPolicy:
     return load_arrangement_policy(settings.arrangement_policy).policy
-
-
-def _who(actor: str | None) -> str:
-    return actor or getpass.getuser()
 
 
 def _money(text: str | None, option: str) -> int | None:
@@ -124,9 +108,11 @@ def user_add(
     """Add a member of staff with a role (the authority matrix reads it)."""
     from huancui.access.users import add_user
 
-    row = _run(
+    row = in_unit_of_work(
         lambda s, _: (
-            add_user(s, username=username, display_name=name, role=role, actor=_who(actor)).username
+            add_user(
+                s, username=username, display_name=name, role=role, actor=actor_or_os_user(actor)
+            ).username
         )
     )
     out.print(f"added {row} ({role})")
@@ -136,7 +122,7 @@ def user_add(
 def user_list(json_out: JsonFlag = False) -> None:
     from huancui.access.users import list_users
 
-    rows = _run(
+    rows = in_unit_of_work(
         lambda s, _: [
             {"username": u.username, "name": u.display_name, "role": u.role, "active": u.active}
             for u in list_users(s)
@@ -170,9 +156,13 @@ def user_set_password(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    _run(
+    in_unit_of_work(
         lambda s, _: set_password(
-            s, username=username, password=password, actor=_who(actor), now=datetime.now(UTC)
+            s,
+            username=username,
+            password=password,
+            actor=actor_or_os_user(actor),
+            now=datetime.now(UTC),
         )
     )
     out.print(f"password set for {username}; their other sessions are signed out")
@@ -274,13 +264,13 @@ def propose(
             account_id=account_id,
             as_of=day,
             proposal=proposal,
-            actor=_who(actor),
+            actor=actor_or_os_user(actor),
             reason=reason,
             hardship_id=after_hardship,
         )
         return service.show(session, row.arrangement_id)
 
-    shown = _run(act)
+    shown = in_unit_of_work(act)
     _print(shown, json_out, f"arrangement {shown['arrangement_id']}")
 
 
@@ -290,12 +280,16 @@ def _decide(arrangement_id: int, actor: str | None, reason: str, verb: str, json
     def act(session: Session, settings: Settings) -> dict[str, Any]:
         policy = _policy(settings)
         if verb == "approve":
-            service.approve(session, policy, arrangement_id, actor=_who(actor), reason=reason)
+            service.approve(
+                session, policy, arrangement_id, actor=actor_or_os_user(actor), reason=reason
+            )
         else:
-            service.reject(session, policy, arrangement_id, actor=_who(actor), reason=reason)
+            service.reject(
+                session, policy, arrangement_id, actor=actor_or_os_user(actor), reason=reason
+            )
         return service.show(session, arrangement_id)
 
-    shown = _run(act)
+    shown = in_unit_of_work(act)
     _print(shown, json_out, f"arrangement {arrangement_id}")
 
 
@@ -329,10 +323,12 @@ def cancel(
     day = parse_date(as_of)
 
     def act(session: Session, _: Settings) -> dict[str, Any]:
-        service.cancel(session, arrangement_id, actor=_who(actor), reason=reason, as_of=day)
+        service.cancel(
+            session, arrangement_id, actor=actor_or_os_user(actor), reason=reason, as_of=day
+        )
         return service.show(session, arrangement_id)
 
-    _print(_run(act), json_out, f"arrangement {arrangement_id}")
+    _print(in_unit_of_work(act), json_out, f"arrangement {arrangement_id}")
 
 
 @arrangement_app.command("show")
@@ -340,7 +336,7 @@ def show(arrangement_id: int, json_out: JsonFlag = False) -> None:
     """An arrangement with its lines, payments and history."""
     from huancui.arrangements import service
 
-    shown = _run(lambda s, _: service.show(s, arrangement_id))
+    shown = in_unit_of_work(lambda s, _: service.show(s, arrangement_id))
     if json_out:
         emit_json(shown)
         return
@@ -365,7 +361,7 @@ def list_(
 ) -> None:
     from huancui.arrangements import service
 
-    rows = _run(
+    rows = in_unit_of_work(
         lambda s, _: [
             {
                 "arrangement_id": r.arrangement_id,
@@ -398,7 +394,7 @@ def offers(
     from huancui.arrangements import service
 
     day = parse_date(as_of)
-    data = _run(
+    data = in_unit_of_work(
         lambda s, settings: service.offers(
             s, settings, _policy(settings), account_id=account_id, as_of=day
         )
@@ -471,12 +467,12 @@ def hardship_apply(
             start=first,
             days=days,
             evidence=evidence or [],
-            actor=_who(actor),
+            actor=actor_or_os_user(actor),
             via=via,
         )
         return hardship.show_hardship(session, row.hardship_id)
 
-    shown = _run(act)
+    shown = in_unit_of_work(act)
     _print(shown, json_out, f"hardship application {shown['hardship_id']}")
     if not json_out:
         _accrual_note(shown)
@@ -510,14 +506,14 @@ def hardship_approve(
             session,
             _policy(settings),
             hardship_id,
-            actor=_who(actor),
+            actor=actor_or_os_user(actor),
             reason=reason,
             today=on,
             days=days,
         )
         return hardship.show_hardship(session, hardship_id)
 
-    shown = _run(act)
+    shown = in_unit_of_work(act)
     _print(shown, json_out, f"hardship application {hardship_id}")
     if not json_out:
         _accrual_note(shown)
@@ -531,13 +527,13 @@ def _no(hardship_id: int, actor: str | None, reason: str, target: str, json_out:
             session,
             _policy(settings),
             hardship_id,
-            actor=_who(actor),
+            actor=actor_or_os_user(actor),
             reason=reason,
             target=target,
         )
         return hardship.show_hardship(session, hardship_id)
 
-    _print(_run(act), json_out, f"hardship application {hardship_id}")
+    _print(in_unit_of_work(act), json_out, f"hardship application {hardship_id}")
 
 
 @hardship_app.command("reject")
@@ -570,17 +566,19 @@ def hardship_end(
     day = parse_date(last_day, option="--last-day")
 
     def act(session: Session, _: Settings) -> dict[str, Any]:
-        hardship.end_hardship(session, hardship_id, actor=_who(actor), reason=reason, last_day=day)
+        hardship.end_hardship(
+            session, hardship_id, actor=actor_or_os_user(actor), reason=reason, last_day=day
+        )
         return hardship.show_hardship(session, hardship_id)
 
-    _print(_run(act), json_out, f"hardship application {hardship_id}")
+    _print(in_unit_of_work(act), json_out, f"hardship application {hardship_id}")
 
 
 @hardship_app.command("show")
 def hardship_show(hardship_id: int, json_out: JsonFlag = False) -> None:
     from huancui.arrangements import hardship
 
-    shown = _run(lambda s, _: hardship.show_hardship(s, hardship_id))
+    shown = in_unit_of_work(lambda s, _: hardship.show_hardship(s, hardship_id))
     _print(shown, json_out, f"hardship application {hardship_id}")
     if not json_out:
         for e in shown["evidence"]:
@@ -597,7 +595,7 @@ def hardship_list(
 ) -> None:
     from huancui.arrangements import hardship
 
-    rows = _run(
+    rows = in_unit_of_work(
         lambda s, _: [
             {
                 "hardship_id": r.hardship_id,
@@ -639,7 +637,7 @@ def hold_add(
 
     first = parse_date(start, option="--from")
     last = _day(end, "--to")
-    hold_id = _run(
+    hold_id = in_unit_of_work(
         lambda s, _: (
             holds.place(
                 s,
@@ -648,7 +646,7 @@ def hold_add(
                 start=first,
                 end=last,
                 reason=reason,
-                actor=_who(actor),
+                actor=actor_or_os_user(actor),
                 channel=channel,
             ).hold_id
         )
@@ -670,7 +668,11 @@ def hold_release(
     from huancui.contact import holds
 
     day = parse_date(last_day, option="--last-day")
-    _run(lambda s, _: holds.release(s, hold_id, last_day=day, actor=_who(actor), reason=reason))
+    in_unit_of_work(
+        lambda s, _: holds.release(
+            s, hold_id, last_day=day, actor=actor_or_os_user(actor), reason=reason
+        )
+    )
     out.print(f"hold {hold_id} ends after {day}")
 
 
@@ -683,7 +685,7 @@ def hold_list(
     from huancui.contact import holds
 
     day = _day(active_on, "--active-on")
-    rows = _run(
+    rows = in_unit_of_work(
         lambda s, _: [
             {
                 "hold_id": h.hold_id,
