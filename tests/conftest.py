@@ -17,6 +17,10 @@ from huancui.kit.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "small"
+# The tests' fake customers are encrypted with a demo key under each test's HUANCUI_HOME
+# (docs/security.md); commands run as child processes inherit this.
+os.environ.setdefault("HUANCUI_PII_DEV_KEY", "1")
+
 POSTGRES_ENV = "HUANCUI_TEST_POSTGRES_URL"
 
 

@@ -3,13 +3,16 @@ imported only when the command runs, so every other command starts fast."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from huancui.cli_support import err, fail
 from huancui.kit.errors import InvalidInput
 from huancui.kit.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def serve(
@@ -69,12 +72,34 @@ def _print_demo_users(settings: Settings) -> None:
     migrate(settings.resolved_database_url)
     with unit_of_work(settings.resolved_database_url) as session:
         users = ensure_demo_users(session, home=settings.home, now=datetime.now(UTC))
+        customer = _demo_customer(session, settings)
     table = Table(title="Demo users (local demo only; passphrases in HUANCUI_HOME/secrets)")
     for column in ("username", "role", "password"):
         table.add_column(column)
     for user in users:
         table.add_row(user.username, user.role, user.password)
     err.print(table)
+    if customer is not None:
+        err.print(
+            f"Customer portal (/portal): sign in with the demo customer's phone {customer};"
+            f" with the {settings.outbox_adapter} adapter the one-time code is in"
+            f" {settings.home / 'outbox' / 'messages.jsonl'}",
+            markup=False,
+        )
+
+
+def _demo_customer(session: Session, settings: Settings) -> str | None:
+    """The phone of a customer with an account in arrears, to try the portal with."""
+    from sqlalchemy import select
+
+    from huancui.access.pii import read_customer
+    from huancui.contact.tables import WorkItemRow
+
+    customer_id = session.scalars(
+        select(WorkItemRow.customer_id).order_by(WorkItemRow.work_item_id).limit(1)
+    ).first()
+    pii = read_customer(session, settings, customer_id) if customer_id else None
+    return pii.phone if pii is not None else None
 
 
 def register(app: typer.Typer) -> None:

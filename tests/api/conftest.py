@@ -46,8 +46,15 @@ def bearer(settings: Settings, username: str, *, now: datetime | None = None) ->
     return {"Authorization": f"Bearer {token}"}
 
 
-def customer_bearer(settings: Settings) -> dict[str, str]:
-    """A correctly signed token for a customer: customers are not staff users."""
+def customer_bearer(settings: Settings, customer_id: str = "C-NOBODY") -> dict[str, str]:
+    """A genuine portal token of a customer (as the one-time code sign-in issues it)."""
+    token = tokens.issue_customer_access(settings, customer_id, now=datetime.now(UTC))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def forged_customer_bearer(settings: Settings) -> dict[str, str]:
+    """A correctly signed staff-style token whose role claims 'customer': customers are not
+    staff users, so no staff route may accept it."""
     customer = UserRow(username="customer.user", role="customer")
     token = tokens.issue_access(settings, customer, now=datetime.now(UTC))
     return {"Authorization": f"Bearer {token}"}

@@ -15,13 +15,23 @@ from huancui.access import permissions
 from huancui.access.tables import ROLES as STAFF_ROLES
 from huancui.api.deps import Requirement
 from huancui.kit.settings import Settings
-from tests.api.conftest import ALL_ROLES, assert_problem, bearer, customer_bearer, username_of
+from tests.api.conftest import (
+    ALL_ROLES,
+    assert_problem,
+    bearer,
+    customer_bearer,
+    forged_customer_bearer,
+    username_of,
+)
 
-# Signing in and out needs no token (the credentials are in the body).
+# Signing in and out needs no token (the credentials are in the body); nor does asking for a
+# portal sign-in code, or trading it for a customer token.
 PUBLIC = {
     ("POST", "/api/auth/token"),
     ("POST", "/api/auth/refresh"),
     ("POST", "/api/auth/logout"),
+    ("POST", "/api/portal/code"),
+    ("POST", "/api/portal/token"),
 }
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}
 
@@ -44,6 +54,8 @@ def _protected(client: TestClient) -> list[tuple[str, str, tuple[str, ...]]]:
     # app.routes holds included routers; iter_route_contexts flattens them with their prefixes.
     for context in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
         route = context.original_route
+        if not str(context.path).startswith("/api") and context.path not in DOCS:
+            continue  # the web app's pages: tests/web checks their roles and CSRF
         if not isinstance(route, APIRoute):
             assert isinstance(route, Route) and context.path in DOCS, f"unexpected {route}"
             continue
@@ -76,6 +88,7 @@ def test_every_route_answers_every_role_as_the_permission_matrix_says(
         for role in ALL_ROLES
     }
     headers["customer"] = customer_bearer(api_settings)
+    forged = forged_customer_bearer(api_settings)
     for method, path, needed in guarded:
         url = re.sub(r"\{[^}]+\}", "1", path)
         anonymous = client.request(method, url, json={})
@@ -90,6 +103,9 @@ def test_every_route_answers_every_role_as_the_permission_matrix_says(
                 assert_problem(response, 403, "not-permitted")
             else:  # a customer is not staff: no staff route knows them
                 assert response.status_code == 401, where
+        if "portal:self" not in needed:
+            forged_response = client.request(method, url, json={}, headers=forged)
+            assert forged_response.status_code == 401, f"forged customer {method} {path}"
 
 
 def test_public_routes_and_docs_need_no_token(client: TestClient) -> None:

@@ -11,13 +11,15 @@ import pytest
 from sqlalchemy import delete, select
 from typer.testing import CliRunner, Result
 
+from huancui.access.crypto import FieldCipher, new_key
+from huancui.access.pii import stored_fields
 from huancui.access.tables import AuditEventRow
 from huancui.cli import app
 from huancui.contact.channels import ChannelError, OutgoingMessage, SendResult
 from huancui.contact.cli import outbox_app
 from huancui.contact.tables import OutboxRow
 from huancui.kit.database import migrate, unit_of_work
-from huancui.kit.settings import Settings
+from huancui.kit.settings import Settings, get_settings
 from huancui.portfolio.tables import AccountRow, AccountSnapshotRow, CustomerRow, SnapshotRow
 from huancui.strategy.tables import PlanRunRow, StrategyVersionRow
 from tests.conftest import Cli
@@ -116,11 +118,13 @@ class World:
             session.add(
                 CustomerRow(
                     customer_id=customer_id,
-                    name=name,
-                    national_id="110101199003071234",
-                    phone=phone,
-                    email=email,
-                    birth_date=None,
+                    **stored_fields(
+                        FieldCipher.from_settings(get_settings()),
+                        name=name,
+                        national_id="110101199003071234",
+                        phone=phone,
+                        email=email,
+                    ),
                     province="11",
                     city=None,
                     timezone="Asia/Shanghai",
@@ -315,7 +319,9 @@ def url(settings: Settings) -> str:
 
 
 @pytest.fixture
-def world(url: str) -> World:
+def world(url: str, monkeypatch: pytest.MonkeyPatch) -> World:
+    # One key for the customers written here and for every dispatch, direct or through the CLI.
+    monkeypatch.setenv("HUANCUI_PII_KEYS", new_key())
     return World(url)
 
 

@@ -10,6 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from huancui.access.pii import read_customer
+from huancui.kit.database import unit_of_work
 from huancui.kit.settings import Settings
 from tests.conftest import Cli
 
@@ -193,10 +195,11 @@ def test_gb18030_file_imports_with_names_intact(
         path.write_bytes(path.read_text(encoding="utf-8").encode("gb18030"))
     result = sqlite_cli("import", str(delivery), "--as-of", AS_OF, "--json")
     assert result.exit_code == 0, result.output
+    with unit_of_work(sqlite_settings.resolved_database_url) as session:
+        customer = read_customer(session, sqlite_settings, "C0001")
+        assert customer is not None and customer.name == "测试甲"
     engine = create_engine(sqlite_settings.resolved_database_url)
     with engine.connect() as conn:
-        name = conn.execute(text("SELECT name FROM customers WHERE customer_id = 'C0001'"))
-        assert name.scalar_one() == "测试甲"
         product = conn.execute(text("SELECT product_name FROM accounts WHERE account_id='A0002'"))
         assert product.scalar_one() == "消费分期贷"
 

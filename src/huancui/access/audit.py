@@ -43,10 +43,14 @@ _CHAIN_LOCK = 0x68756E6361756469  # "huncaudi"
 def _serialise_appends(session: Session) -> None:
     """On PostgreSQL, two transactions appending at once would both read the same last hash and
     fork the chain: a transaction-scoped advisory lock makes the second wait until the first
-    commits, and then read its event. (SQLite has one writer at a time already: a transaction
-    that read before another's commit cannot write at all.)"""
-    if session.get_bind().dialect.name == "postgresql":
+    commits, and then read its event. On SQLite the driver starts a transaction only at the
+    first write, so the last hash would be read outside it: a write that changes nothing takes
+    the database's write lock first (held to commit; others wait in busy_timeout)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE audit_events SET hash = hash WHERE 1 = 0"))
 
 
 def record(

@@ -1,14 +1,25 @@
-"""Encryption of personal fields at rest (national ID, phone) and keyed hashes to look them up.
+"""Encryption of personal fields at rest (the customers' names, national IDs, phones, e-mail
+addresses and birth dates) and keyed hashes to look them up.
 
 Keys come from settings.pii_keys: Fernet keys, comma-separated, newest first. Encryption uses
 the newest; decryption tries each; `rotate` re-encrypts with the newest (docs/security.md).
+Without configured keys, and only if settings.pii_dev_key allows it, a demo key kept in
+HUANCUI_HOME/secrets/pii.key is used (created on first use, with a warning).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import logging
+import os
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -17,11 +28,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from huancui.kit.errors import HuancuiError, InvalidInput
 from huancui.kit.settings import Settings
 
+log = logging.getLogger(__name__)
+
 _LOOKUP_INFO = b"huancui pii lookup hash v1"
-NEW_KEY_HINT = (
-    "make one with: python -c 'from cryptography.fernet import Fernet;"
-    " print(Fernet.generate_key().decode())'"
-)
+NEW_KEY_HINT = "make one with: huancui keys new"
+# A Fernet token: version byte 0x80, 8-byte time, 16-byte IV, AES blocks, 32-byte HMAC.
+_TOKEN_VERSION = 0x80
+_TOKEN_OVERHEAD = 1 + 8 + 16 + 32
+_warned_dev_keys: set[Path] = set()
 
 
 class UndecryptableField(HuancuiError):
@@ -46,9 +60,16 @@ class FieldCipher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FieldCipher:
-        if settings.pii_keys is None:
-            raise InvalidInput(f"HUANCUI_PII_KEYS is not set; {NEW_KEY_HINT}")
-        return cls.from_text(settings.pii_keys.get_secret_value())
+        """The keys in HUANCUI_PII_KEYS; without them the demo key if settings.pii_dev_key
+        allows it, else InvalidInput saying how to make a key."""
+        if settings.pii_keys is not None:
+            return cls.from_text(settings.pii_keys.get_secret_value())
+        if not settings.pii_dev_key:
+            raise InvalidInput(
+                f"HUANCUI_PII_KEYS is not set; {NEW_KEY_HINT}. For a local demo only, set"
+                " HUANCUI_PII_DEV_KEY=1 to use a demo key kept under HUANCUI_HOME/secrets"
+            )
+        return cls.from_text(dev_key(settings))
 
     @classmethod
     def from_text(cls, text: str) -> FieldCipher:
@@ -65,12 +86,29 @@ class FieldCipher:
                 ) from None
         return cls(keys)
 
-    @property
+    # Built once per cipher: bulk work (an import, a rotation) calls these per value.
+    @cached_property
+    def _fernets(self) -> tuple[Fernet, ...]:
+        return tuple(Fernet(key) for key in self.keys)
+
+    @cached_property
     def _fernet(self) -> MultiFernet:
-        return MultiFernet([Fernet(key) for key in self.keys])
+        return MultiFernet(list(self._fernets))
+
+    @cached_property
+    def _lookup_keys(self) -> tuple[bytes, ...]:
+        return tuple(_lookup_key(key) for key in self.keys)
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+    def encrypt_many(self, values: Iterable[str | None]) -> list[str | None]:
+        """Each value encrypted with the newest key (None stays None): the bulk path."""
+        newest, now = self._fernets[0], int(time.time())
+        return [
+            None if v is None else newest.encrypt_at_time(v.encode("utf-8"), now).decode("ascii")
+            for v in values
+        ]
 
     def decrypt(self, token: str) -> str:
         try:
@@ -90,15 +128,65 @@ class FieldCipher:
                 "a stored personal field could not be rotated: no key in HUANCUI_PII_KEYS opens it"
             ) from None
 
+    def is_current(self, token: str) -> bool:
+        """Whether the newest key opens `token` (a rotation leaves such values alone)."""
+        try:
+            self._fernets[0].decrypt(token.encode("ascii"))
+        except (InvalidToken, UnicodeError):
+            return False
+        return True
+
     def lookup_hash(self, value: str) -> str:
         """HMAC-SHA256 of `value` under the newest key: stored beside the ciphertext so an exact
-        value can be found without decrypting. Callers normalise first (strip, upper-case)."""
-        return self._hash(self.keys[0], value)
+        value can be found without decrypting. Callers normalise first (access.pii)."""
+        return self._hash(self._lookup_keys[0], value)
 
     def lookup_hashes(self, value: str) -> list[str]:
         """The hash under every key, newest first: query with IN (...) while a rotation runs."""
-        return [self._hash(key, value) for key in self.keys]
+        return [self._hash(key, value) for key in self._lookup_keys]
 
     @staticmethod
-    def _hash(key: bytes, value: str) -> str:
-        return hmac.new(_lookup_key(key), value.encode("utf-8"), hashlib.sha256).hexdigest()
+    def _hash(lookup_key: bytes, value: str) -> str:
+        return hmac.new(lookup_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def looks_encrypted(value: str) -> bool:
+    """Whether `value` has the shape of a Fernet token (a name, ID number, phone, address or
+    date never has): a database written before encryption holds clear values instead."""
+    if not value.startswith("gAAAAA"):
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(value.encode("ascii"))
+    except (binascii.Error, UnicodeError, ValueError):
+        return False
+    body = len(raw) - _TOKEN_OVERHEAD
+    return raw[0] == _TOKEN_VERSION and body >= 16 and body % 16 == 0
+
+
+def new_key() -> str:
+    """A fresh random Fernet key."""
+    return Fernet.generate_key().decode("ascii")
+
+
+def dev_key(settings: Settings) -> str:
+    """The demo key in HUANCUI_HOME/secrets/pii.key, created (mode 0600) on first use."""
+    path = settings.pii_dev_key_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # O_EXCL: two processes starting at once must not overwrite each other's key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(new_key() + "\n")
+    resolved = path.resolve()
+    if resolved not in _warned_dev_keys:
+        _warned_dev_keys.add(resolved)
+        log.warning(
+            "personal data is encrypted with the demo key %s: for local demos and tests only;"
+            " production sets HUANCUI_PII_KEYS and never HUANCUI_PII_DEV_KEY",
+            path,
+        )
+    return path.read_text(encoding="ascii").strip()

@@ -3,6 +3,11 @@
 An access token lives settings.access_token_minutes and is never stored. A refresh token lives
 settings.refresh_token_days; its jti is stored (refresh_tokens) so it can be revoked, and each
 use rotates it: a refresh token presented a second time revokes every token of its family.
+
+A customer of the portal gets an access token only (role `customer`, subject the customer_id,
+at most CUSTOMER_ACCESS_MINUTES, no refresh: they request a new one-time code). `verify` refuses
+it, so no staff route ever honours a customer's token, whatever a username may be called;
+`verify_customer` accepts nothing else.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ MIN_SECRET_LENGTH = 32
 _SKEW = timedelta(seconds=30)
 _REQUIRED = ["sub", "role", "exp", "iat", "jti", "typ", "iss"]
 GENERIC = "sign-in required: the token is missing, invalid or expired; sign in again"
+CUSTOMER_ROLE = "customer"
+# A customer's token is short-lived and cannot be refreshed (docs/portal.md).
+CUSTOMER_ACCESS_MINUTES = 15
+# TokenRejected.reason of a genuine staff token presented where a customer's is needed: the
+# portal answers it 403 (a staff role may not use the portal), not 401.
+STAFF_TOKEN = "a staff token, not a customer's"
 
 
 class TokenRejected(NotPermitted):
@@ -142,8 +153,40 @@ def issue_access(settings: Settings, user: UserRow, *, now: datetime) -> str:
     return _encode(settings, user, typ="access", jti=uuid.uuid4().hex, now=now, lifetime=lifetime)
 
 
+def issue_customer_access(settings: Settings, customer_id: str, *, now: datetime) -> str:
+    """A portal customer's access token, after they proved who they are (portal/codes.py)."""
+    minutes = min(settings.access_token_minutes, CUSTOMER_ACCESS_MINUTES)
+    payload: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": customer_id,
+        "role": CUSTOMER_ROLE,
+        "typ": "access",
+        "jti": uuid.uuid4().hex,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+    }
+    return jwt.encode(payload, signing_key(settings), algorithm=ALGORITHM)
+
+
 def verify(settings: Settings, token: str, *, typ: TokenType, now: datetime) -> Claims:
-    """The claims of a genuine, unexpired token of type `typ`; TokenRejected otherwise."""
+    """The claims of a genuine, unexpired staff token of type `typ`; TokenRejected otherwise
+    (a customer's token included)."""
+    claims = _decode(settings, token, typ=typ, now=now)
+    if claims.role == CUSTOMER_ROLE:
+        raise TokenRejected("a customer's token, not staff")
+    return claims
+
+
+def verify_customer(settings: Settings, token: str, *, now: datetime) -> Claims:
+    """The claims of a genuine, unexpired customer access token (`username` is the
+    customer_id); TokenRejected otherwise, with reason STAFF_TOKEN for a staff one."""
+    claims = _decode(settings, token, typ="access", now=now)
+    if claims.role != CUSTOMER_ROLE:
+        raise TokenRejected(STAFF_TOKEN)
+    return claims
+
+
+def _decode(settings: Settings, token: str, *, typ: TokenType, now: datetime) -> Claims:
     key = signing_key(settings)
     try:
         # Expiry is checked below against `now`, so that callers and tests share one clock.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from huancui import __version__
@@ -27,7 +27,7 @@ from huancui.api import (
     strategy_routes,
     user_routes,
 )
-from huancui.api.deps import session_factory
+from huancui.api.deps import refuse_nul, session_factory
 from huancui.kit.database import migrate
 from huancui.kit.settings import Settings
 
@@ -75,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.settings = settings
     app.state.sessions = session_factory(settings)

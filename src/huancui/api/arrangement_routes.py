@@ -11,7 +11,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from huancui.api.deps import PolicyDep, Principal, SessionDep, SettingsDep, require
+from huancui.api.deps import (
+    NO_NUL,
+    Limit,
+    Offset,
+    PolicyDep,
+    Principal,
+    RecordId,
+    SessionDep,
+    SettingsDep,
+    require,
+)
 from huancui.api.idempotency import Idempotency, IdempotencyKey
 from huancui.api.quote_routes import Rate, Yuan
 from huancui.arrangements import service
@@ -105,10 +115,10 @@ def _summary(row: ArrangementRow) -> dict[str, Any]:
 def list_arrangements(
     session: SessionDep,
     _: Reader,
-    account_id: Annotated[str | None, Query(max_length=64)] = None,
-    status: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    account_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    status: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> ArrangementPage:
     """Arrangements in id order, filtered by account and status; `total` counts all matches."""
     rows = service.list_arrangements(session, account_id=account_id, status=status)
@@ -119,7 +129,7 @@ def list_arrangements(
 
 
 @router.get("/{arrangement_id}")
-def show(arrangement_id: int, session: SessionDep, _: Reader) -> dict[str, Any]:
+def show(arrangement_id: RecordId, session: SessionDep, _: Reader) -> dict[str, Any]:
     """An arrangement with its lines and history."""
     return service.show(session, arrangement_id)
 
@@ -166,7 +176,7 @@ def propose(
 
 @router.post("/{arrangement_id}/approve")
 def approve(
-    arrangement_id: int, body: Decision, session: SessionDep, policy: PolicyDep, user: Approver
+    arrangement_id: RecordId, body: Decision, session: SessionDep, policy: PolicyDep, user: Approver
 ) -> dict[str, Any]:
     """Approve under the authority matrix; the proposer may not (four eyes)."""
     service.approve(session, policy, arrangement_id, actor=user.username, reason=body.reason)
@@ -175,7 +185,7 @@ def approve(
 
 @router.post("/{arrangement_id}/reject")
 def reject(
-    arrangement_id: int, body: Decision, session: SessionDep, policy: PolicyDep, user: Approver
+    arrangement_id: RecordId, body: Decision, session: SessionDep, policy: PolicyDep, user: Approver
 ) -> dict[str, Any]:
     """Reject with a reason (the customer will be told); the proposer may not."""
     service.reject(session, policy, arrangement_id, actor=user.username, reason=body.reason)

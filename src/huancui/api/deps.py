@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
@@ -118,6 +121,51 @@ def require(*needed: str) -> Any:
 # values inside what both databases store (32-bit ids and offsets): an absurd number is a
 # 422 naming the parameter, never an overflow deep in the driver.
 MAX_ID = 2_147_483_647
+# Text that reaches the database must not hold NUL: PostgreSQL text cannot store it, so it
+# would fail deep in the driver. Every text input of the API carries this pattern.
+NO_NUL = r"^[^\x00]*$"
+_NUL = "\x00"
+_NUL_MESSAGE = "must not contain a NUL character (\\u0000)"
+
+
+def _nul_paths(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    if isinstance(value, str):
+        if _NUL in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _nul_paths(key, (*path, str(key)))
+            yield from _nul_paths(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            yield from _nul_paths(item, (*path, position))
+
+
+async def refuse_nul(request: Request) -> None:
+    """Every request of the app (API and pages): a NUL character in the path, the query or a
+    JSON or form body is a 422 naming the field, before any route runs. PostgreSQL text cannot
+    hold NUL, so it would otherwise fail deep in the driver (a 500)."""
+    found: list[tuple[str | int, ...]] = [
+        ("path", name) for name, value in request.path_params.items() if _NUL in str(value)
+    ]
+    found += [("query", name) for name, value in request.query_params.multi_items()
+              if _NUL in name or _NUL in value]  # fmt: skip
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        try:
+            body = json.loads(await request.body())  # Starlette keeps the body for the route
+        except ValueError:
+            body = None  # the route's own parsing reports a malformed body
+        found += list(_nul_paths(body, ("body",)))
+    elif kind == "application/x-www-form-urlencoded":
+        form = parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True)
+        found += [("body", name) for name, value in form if _NUL in name or _NUL in value]
+    if found:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": loc, "msg": _NUL_MESSAGE} for loc in found]
+        )
+
+
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page (1–200).")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip.")]
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huancui.access.tokens import GENERIC, TokenRejected
-from huancui.kit.errors import Conflict, HuancuiError, InvalidInput, NotFound, NotPermitted
+from huancui.kit.errors import HuancuiError, InvalidInput
+from huancui.strategy.service import StrategyRejected
 
 PROBLEM_BASE = "https://huancui.example/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -25,16 +26,30 @@ class SignInRequired(HuancuiError):
     http_status = 401
 
 
-# Most specific first: TokenRejected is a NotPermitted, but answers 401 (sign in again).
-_KINDS: tuple[tuple[type[HuancuiError], str, str], ...] = (
-    (SignInRequired, "sign-in-required", "Sign-in required"),
-    (TokenRejected, "sign-in-required", "Sign-in required"),
-    (NotPermitted, "not-permitted", "Not permitted"),
-    (NotFound, "not-found", "Not found"),
-    (Conflict, "conflict", "Conflict"),
-    (InvalidInput, "invalid-input", "Invalid input"),
-    (HuancuiError, "business-rule", "Refused by a business rule"),
-)
+class TooLarge(InvalidInput):
+    """An upload over its size limit."""
+
+    http_status = 413
+
+
+class UnsupportedMediaType(InvalidInput):
+    """An upload of a type that is not accepted, or whose content is not what it claims."""
+
+    http_status = 415
+
+
+# The problem type follows the status an error carries (a VersionConflict is an InvalidInput
+# that answers 409: it is a conflict). TokenRejected is a NotPermitted, but answers 401.
+_BY_STATUS: dict[int, tuple[str, str]] = {
+    401: ("sign-in-required", "Sign-in required"),
+    403: ("not-permitted", "Not permitted"),
+    404: ("not-found", "Not found"),
+    409: ("conflict", "Conflict"),
+    413: ("too-large", "Too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("invalid-input", "Invalid input"),
+}
+_BUSINESS = ("business-rule", "Refused by a business rule")
 _HTTP_KINDS = {
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
@@ -64,11 +79,31 @@ def problem(
 
 def _business(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HuancuiError)
-    slug, title = next((s, t) for kind, s, t in _KINDS if isinstance(exc, kind))
     status = 401 if isinstance(exc, TokenRejected) else exc.http_status
+    slug, title = _BY_STATUS.get(status, _BUSINESS)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     detail = GENERIC if isinstance(exc, TokenRejected) else str(exc)
-    return problem(request, status=status, slug=slug, title=title, detail=detail, headers=headers)
+    return problem(
+        request,
+        status=status,
+        slug=slug,
+        title=title,
+        detail=detail,
+        headers=headers,
+        **_extensions(exc),
+    )
+
+
+def _extensions(exc: HuancuiError) -> dict[str, Any]:
+    """Members a problem carries besides the standard ones: a refused strategy file lists each
+    error with the rule it concerns (`where`), its line and message."""
+    if isinstance(exc, StrategyRejected):
+        return {
+            "errors": [
+                {"rule": f.where, "line": f.line, "message": f.message} for f in exc.findings
+            ]
+        }
+    return {}
 
 
 def _validation(request: Request, exc: Exception) -> JSONResponse:

@@ -498,7 +498,7 @@ def propose(
     return row
 
 
-def _needs(row: ArrangementRow) -> Needs:
+def needs(row: ArrangementRow) -> Needs:
     return Needs(
         row.kind,
         ptp_days=(row.end_date - row.proposed_on).days if row.kind == "ptp" else 0,
@@ -578,7 +578,7 @@ def approve(
     row = _get(session, arrangement_id)
     check_transition(f"arrangement {arrangement_id}", row.status, "approved")
     role = check_authority(
-        session, policy, actor, row.proposed_by, _needs(row), f"arrangement {arrangement_id}"
+        session, policy, actor, row.proposed_by, needs(row), f"arrangement {arrangement_id}"
     )
     _approve(session, policy, row, actor=actor, role=role, reason=reason.strip() or "approved")
     return row

@@ -48,6 +48,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from huancui.access import audit
+from huancui.access.pii import CustomerPII, read_customers
 from huancui.contact import holds
 from huancui.contact.channels import (
     ChannelAdapter,
@@ -370,11 +371,17 @@ class _Dispatch:
                     )
                 )
             }
+            # Addresses and names are decrypted here, for the adapter only (access.pii).
+            people = read_customers(session, self.settings, customers.keys())
             arrears = self._arrears(session, rows)
             held = self._holds(session, rows)
             for row in rows:
                 outcome = self._prepare(
-                    row, customers.get(row.customer_id), arrears, held.get(row.message_id, [])
+                    row,
+                    customers.get(row.customer_id),
+                    people.get(row.customer_id),
+                    arrears,
+                    held.get(row.message_id, []),
                 )
                 if isinstance(outcome, OutgoingMessage):
                     window_end = parse_instant(row.window_end)
@@ -459,11 +466,12 @@ class _Dispatch:
         self,
         row: OutboxRow,
         customer: CustomerRow | None,
+        person: CustomerPII | None,
         arrears: Mapping[str, list[_Arrears]],
         held: Sequence[tuple[str, int]] = (),
     ) -> OutgoingMessage | tuple[str, str]:
         """The message to send, or (status, reason) when it cannot or must not be sent."""
-        if customer is None:
+        if customer is None or person is None:
             return "failed", f"customer {row.customer_id} is not in the case plane"
         if held:
             kind, hold_id = held[0]
@@ -478,18 +486,18 @@ class _Dispatch:
                 f"nothing is overdue on the account in the snapshot of {latest.as_of}",
             )
         if row.channel == "sms":
-            address = (customer.phone or "").strip()
+            address = (person.phone or "").strip()
             if not address:
                 return "failed", "the customer has no mobile number on file"
         else:
-            address = (customer.email or "").strip()
+            address = (person.email or "").strip()
             if not address:
                 return "failed", "the customer has no e-mail address on file"
         language = self.catalogue.resolve_language(customer.preferred_language)
         context = TemplateContext.for_customer(
             self.settings,
             language,
-            name=customer.name,
+            name=person.name,
             amount_overdue_fen=latest.arrears_fen if latest else None,
             # As of the contact day: one more day overdue for every day since the snapshot.
             days_past_due=(
@@ -517,7 +525,7 @@ class _Dispatch:
             customer_id=row.customer_id,
             account_id=row.account_id,
             template=row.template,
-            customer_name=customer.name,
+            customer_name=person.name,
         )
 
     # 3. send and record
@@ -658,19 +666,24 @@ def _replace_folded(text: str, needle: str, replacement: str) -> str:
 
 
 def list_messages(
-    session: Session, *, status: str | None = None, limit: int = 100
+    session: Session,
+    *,
+    status: str | None = None,
+    limit: int = 100,
+    settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
     """Outbox rows, newest first, with the recipient's address masked."""
-    query = (
-        select(OutboxRow, CustomerRow.phone, CustomerRow.email, CustomerRow.name)
-        .join(CustomerRow, CustomerRow.customer_id == OutboxRow.customer_id, isouter=True)
-        .order_by(OutboxRow.message_id.desc())
-        .limit(limit)
-    )
+    query = select(OutboxRow).order_by(OutboxRow.message_id.desc()).limit(limit)
     if status is not None:
         query = query.where(OutboxRow.status == status)
+    found = list(session.scalars(query))
+    people = read_customers(session, settings or get_settings(), {r.customer_id for r in found})
     rows = []
-    for row, phone, email, name in session.execute(query):
+    for row in found:
+        person = people.get(row.customer_id)
+        phone, email, name = (
+            (person.phone, person.email, person.name) if person else (None, None, None)
+        )
         if row.channel == "email":
             recipient = mask_email(email) if email else None
         else:

@@ -55,9 +55,13 @@ class Settings(BaseSettings):
     # After this many wrong passwords in a row the account is locked for login_lock_minutes.
     login_max_failures: int = 5
     login_lock_minutes: int = 15
-    # Fernet keys for national IDs and phones at rest, comma-separated, newest first: encrypt
-    # with the first, decrypt with any (rotation in docs/security.md).
+    # Fernet keys for the customers' personal fields at rest, comma-separated, newest first:
+    # encrypt with the first, decrypt with any (rotation in docs/security.md).
     pii_keys: SecretStr | None = None
+    # Without HUANCUI_PII_KEYS, and only when HUANCUI_PII_DEV_KEY=1 asks for it (`make run`, the
+    # tests): the demo key in pii_dev_key_file, created on first use with a warning. Off by
+    # default, so a production server that forgets its keys refuses to start.
+    pii_dev_key: bool = False
 
     @property
     def resolved_database_url(self) -> str:
@@ -76,6 +80,10 @@ class Settings(BaseSettings):
     @property
     def runs_dir(self) -> Path:
         return self.home / "runs"
+
+    @property
+    def pii_dev_key_file(self) -> Path:
+        return self.home / "secrets" / "pii.key"
 
 
 def get_settings() -> Settings:

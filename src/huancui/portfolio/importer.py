@@ -23,6 +23,8 @@ import duckdb
 import pyarrow as pa
 
 from huancui.access.audit import record
+from huancui.access.crypto import FieldCipher
+from huancui.access.pii import encrypt_batches
 from huancui.kit.database import migrate, unit_of_work
 from huancui.kit.errors import InvalidInput
 from huancui.kit.settings import Settings
@@ -146,6 +148,8 @@ def import_delivery(
     """Validate and load `directory` as the snapshot for `as_of`; raises DeliveryRejected."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    # Before any work: without a key the personal fields could not be stored.
+    cipher = FieldCipher.from_settings(settings)
     settings.scratch_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="import-", dir=settings.scratch_dir))
     con = _open_duckdb(settings, workdir)
@@ -190,6 +194,7 @@ def import_delivery(
             directory=directory,
             as_of=as_of,
             settings=settings,
+            cipher=cipher,
             policy=policy,
             actor=actor or getpass.getuser(),
             note=note,
@@ -227,6 +232,7 @@ def _store(
     directory: Path,
     as_of: date,
     settings: Settings,
+    cipher: FieldCipher,
     policy: DelinquencyPolicy,
     actor: str,
     note: str | None,
@@ -269,7 +275,9 @@ def _store(
                 }
                 repo.delete_snapshot(old)
             _notify(on_progress, "storing customers", 0)
-            repo.upsert_customers(_batches(con, CUSTOMER_SELECT.format(as_of=as_of.isoformat())))
+            # Personal fields are encrypted on their way in: no clear value reaches the table.
+            customers = _batches(con, CUSTOMER_SELECT.format(as_of=as_of.isoformat()))
+            repo.upsert_customers(encrypt_batches(cipher, customers))
             _notify(on_progress, "storing accounts", 0)
             repo.upsert_accounts(_batches(con, ACCOUNT_SELECT.format(as_of=as_of.isoformat())))
             snapshot_id = repo.add_snapshot(

@@ -27,14 +27,21 @@ from huancui.kit.database import Base
 
 
 class CustomerRow(Base):
+    """A customer. The personal fields (the data contract's pii columns) are stored encrypted
+    (Fernet tokens, access.crypto) and read through access.pii, never from these columns; the
+    hashes find a customer by national ID or phone (NULL only in a row written before
+    encryption, until `huancui keys rotate` converts it)."""
+
     __tablename__ = "customers"
 
     customer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(64))
-    national_id: Mapped[str] = mapped_column(String(18))
-    phone: Mapped[str] = mapped_column(String(11))
-    email: Mapped[str | None] = mapped_column(String(254))
-    birth_date: Mapped[date | None] = mapped_column(Date)
+    name_encrypted: Mapped[str] = mapped_column(Text)
+    national_id_encrypted: Mapped[str] = mapped_column(Text)
+    national_id_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone_encrypted: Mapped[str] = mapped_column(Text)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    email_encrypted: Mapped[str | None] = mapped_column(Text)
+    birth_date_encrypted: Mapped[str | None] = mapped_column(Text)
     province: Mapped[str] = mapped_column(String(2))
     city: Mapped[str | None] = mapped_column(String(64))
     timezone: Mapped[str] = mapped_column(String(64))
