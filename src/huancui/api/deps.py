@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -157,9 +156,14 @@ async def refuse_nul(request: Request) -> None:
         except ValueError:
             body = None  # the route's own parsing reports a malformed body
         found += list(_nul_paths(body, ("body",)))
-    elif kind == "application/x-www-form-urlencoded":
-        form = parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True)
-        found += [("body", name) for name, value in form if _NUL in name or _NUL in value]
+    elif kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        # FastAPI has parsed the form already (Starlette keeps it); files are checked by type.
+        form = await request.form()
+        found += [
+            ("body", name)
+            for name, value in form.multi_items()
+            if _NUL in name or (isinstance(value, str) and _NUL in value)
+        ]
     if found:
         raise RequestValidationError(
             [{"type": "value_error", "loc": loc, "msg": _NUL_MESSAGE} for loc in found]

@@ -29,6 +29,7 @@ from huancui.web.deps import (
     DbSession,
     Principal,
     flash,
+    latest_as_of,
     page_requires,
     redirect,
     render,
@@ -182,6 +183,14 @@ def _bank_today() -> date:
     return datetime.now(DISPLAY_ZONE).date()
 
 
+def _pause_business_date(db: Session) -> date:
+    """The date a pause is approved "on": the newest snapshot's as-of date, so the pause starts
+    on the day after it, the contact day the night's plan is for (in production the as-of date
+    is yesterday, and the pause covers today's planned contacts too). Without a snapshot, the
+    bank's calendar date."""
+    return latest_as_of(db) or _bank_today()
+
+
 def _decided(
     request: Request,
     user: Principal,
@@ -287,7 +296,7 @@ def approve_pause(
             hardship_id,
             actor=user.username,
             reason=reason,
-            today=_bank_today(),
+            today=_pause_business_date(db),
             days=granted,
         )
 
