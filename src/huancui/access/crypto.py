@@ -14,7 +14,6 @@ import binascii
 import hashlib
 import hmac
 import logging
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from huancui.kit.errors import HuancuiError, InvalidInput
+from huancui.kit.secret_files import read_or_create
 from huancui.kit.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -171,16 +171,7 @@ def new_key() -> str:
 def dev_key(settings: Settings) -> str:
     """The demo key in HUANCUI_HOME/secrets/pii.key, created (mode 0600) on first use."""
     path = settings.pii_dev_key_file
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # O_EXCL: two processes starting at once must not overwrite each other's key.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(new_key() + "\n")
+    key = read_or_create(path, new_key)
     resolved = path.resolve()
     if resolved not in _warned_dev_keys:
         _warned_dev_keys.add(resolved)
@@ -189,4 +180,4 @@ def dev_key(settings: Settings) -> str:
             " production sets HUANCUI_PII_KEYS and never HUANCUI_PII_DEV_KEY",
             path,
         )
-    return path.read_text(encoding="ascii").strip()
+    return key

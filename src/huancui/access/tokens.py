@@ -12,7 +12,6 @@ it, so no staff route ever honours a customer's token, whatever a username may b
 
 from __future__ import annotations
 
-import os
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from sqlalchemy.orm import Session
 from huancui.access import audit
 from huancui.access.tables import RefreshTokenRow, UserRow
 from huancui.kit.errors import InvalidInput, NotPermitted
+from huancui.kit.secret_files import read_or_create
 from huancui.kit.settings import Settings
 
 TokenType = Literal["access", "refresh"]
@@ -112,18 +112,9 @@ def ensure_secret(settings: Settings) -> Settings:
     HUANCUI_HOME/secrets/jwt.key, creating it (mode 0600) on first use."""
     if settings.jwt_secret is not None:
         return settings
-    path = settings.home / "secrets" / "jwt.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # O_EXCL: two processes starting at once must not overwrite each other's key.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
-    secret = path.read_text().strip()
+    secret = read_or_create(
+        settings.home / "secrets" / "jwt.key", lambda: secrets.token_urlsafe(48)
+    )
     return settings.model_copy(update={"jwt_secret": SecretStr(secret)})
 
 

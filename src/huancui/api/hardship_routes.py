@@ -38,6 +38,7 @@ from huancui.api.deps import (
 from huancui.api.idempotency import Idempotency, IdempotencyKey
 from huancui.api.problems import TooLarge, UnsupportedMediaType
 from huancui.arrangements import hardship
+from huancui.arrangements.evidence import BY_MEDIA_TYPE, EVIDENCE_MAX_BYTES, kind_of
 from huancui.arrangements.model import Needs, approving_roles
 from huancui.arrangements.policy import ArrangementPolicy
 from huancui.arrangements.service import check_authority
@@ -59,14 +60,8 @@ Status = Literal["applied", "approved", "rejected", "withdrawn", "active", "ende
 Filter = Annotated[str | None, Query(min_length=1, max_length=32, pattern=NO_NUL)]
 
 # Evidence: what may be uploaded, recognised by the first bytes of the content.
-DEFAULT_EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
+DEFAULT_EVIDENCE_MAX_BYTES = EVIDENCE_MAX_BYTES
 MAX_EVIDENCE_FILES = 10
-EVIDENCE_TYPES: dict[str, tuple[bytes, str]] = {
-    "application/pdf": (b"%PDF-", "a PDF"),
-    "image/jpeg": (b"\xff\xd8\xff", "a JPEG image"),
-    "image/png": (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-}
-_EXTENSIONS = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
 _NAME_BYTES = 200
 
 
@@ -86,7 +81,7 @@ def safe_filename(name: str | None, content_type: str) -> str:
     ).strip(" .")
     while len(cleaned.encode("utf-8")) > _NAME_BYTES:
         cleaned = cleaned[:-1]
-    return cleaned or "evidence" + _EXTENSIONS[content_type]
+    return cleaned or f"evidence.{BY_MEDIA_TYPE[content_type].extension}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +102,7 @@ async def checked_evidence(uploads: list[UploadFile], *, max_bytes: int) -> list
     for i, upload in enumerate(uploads):
         where = f"evidence[{i}]"
         declared = (upload.content_type or "").split(";")[0].strip().lower()
-        if declared not in EVIDENCE_TYPES:
+        if declared not in BY_MEDIA_TYPE:
             raise UnsupportedMediaType(
                 f"{where}: {declared or 'no content type'} is not accepted; send a PDF, JPEG or"
                 " PNG file"
@@ -117,9 +112,11 @@ async def checked_evidence(uploads: list[UploadFile], *, max_bytes: int) -> list
             raise TooLarge(f"{where}: larger than the limit of {max_bytes:,} bytes")
         if not content:
             raise InvalidInput(f"{where}: the file is empty")
-        magic, what = EVIDENCE_TYPES[declared]
-        if not content.startswith(magic):
-            raise UnsupportedMediaType(f"{where}: sent as {declared} but its content is not {what}")
+        if kind_of(content) != BY_MEDIA_TYPE[declared]:
+            raise UnsupportedMediaType(
+                f"{where}: sent as {declared} but its content is not"
+                f" {BY_MEDIA_TYPE[declared].label}"
+            )
         accepted.append(Evidence(safe_filename(upload.filename, declared), content))
     return accepted
 

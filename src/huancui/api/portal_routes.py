@@ -26,11 +26,12 @@ from huancui.api.deps import (
 )
 from huancui.api.idempotency import Idempotency, IdempotencyKey
 from huancui.api.problems import SignInRequired
+from huancui.arrangements.evidence import EVIDENCE_MAX_BYTES
 from huancui.kit.errors import InvalidInput
 from huancui.kit.money import parse_yuan
 from huancui.portal import codes, service
 from huancui.portal.codes import CodeRefused
-from huancui.portal.model import CODE_MINUTES, EVIDENCE_MAX_BYTES
+from huancui.portal.model import CODE_MINUTES
 
 router = APIRouter(prefix="/portal", tags=["portal"])
 _customer_bearer = HTTPBearer(

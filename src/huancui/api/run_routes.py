@@ -25,6 +25,7 @@ from huancui.api.deps import (
     page_of,
     require,
 )
+from huancui.contact.guard import PLAN_COLUMNS as GUARD_PLAN_COLUMNS
 from huancui.kit.errors import NotFound
 from huancui.kit.settings import Settings
 from huancui.strategy.tables import PlanRunRow
@@ -34,30 +35,9 @@ Reader = Annotated[Principal, require("kpi:read")]
 PlanReader = Annotated[Principal, require("kpi:read", "queue:read")]
 Filter = Annotated[str | None, Query(min_length=1, max_length=64, pattern=NO_NUL)]
 
-# The plan's columns as the API shows them (docs/nightly-run.md); no personal data is in a plan.
-PLAN_COLUMNS = (
-    "account_id",
-    "customer_id",
-    "segment",
-    "stage",
-    "channel",
-    "template",
-    "tone",
-    "cadence_days",
-    "queue",
-    "experiment",
-    "arm",
-    "priority",
-    "planned_date",
-    "contact_date",
-    "timezone",
-    "window_start",
-    "window_end",
-    "status",
-    "suppressed_by",
-    "rules",
-    "idempotency_key",
-)
+# The plan's columns as the API shows them (docs/nightly-run.md): the guard's, less two internal
+# ones. No personal data is in a plan.
+PLAN_COLUMNS = tuple(c for c in GUARD_PLAN_COLUMNS if c not in ("party", "segment_rule_index"))
 
 
 def _aware(moment: datetime) -> str:

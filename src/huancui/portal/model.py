@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from huancui.arrangements.evidence import BY_MEDIA_TYPE, EVIDENCE_MAX_BYTES, kind_of
 from huancui.kit.errors import InvalidInput
 
 # One-time sign-in codes (codes.py; docs/portal.md).
@@ -16,14 +17,8 @@ CODES_PER_HOUR = 5
 
 # Evidence for a 缓催 application: these types only, recognised by their first bytes (the
 # declared content type and the file name are the client's word, not evidence).
-EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
 EVIDENCE_MAX_FILES = 5
-_MAGIC: tuple[tuple[bytes, str, str], ...] = (
-    (b"%PDF-", "application/pdf", "pdf"),
-    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
-)
-EVIDENCE_TYPES = tuple(media for _, media, _ in _MAGIC)
+EVIDENCE_TYPES = tuple(BY_MEDIA_TYPE)
 
 CSAT_SCORES = range(1, 6)
 COMMENT_MAX_CHARS = 1000
@@ -71,9 +66,9 @@ def check_evidence(content: bytes, *, field: str = "evidence") -> EvidenceFile:
             f"{field}: the file has {len(content) / 1024 / 1024:.1f} MB; at most"
             f" {EVIDENCE_MAX_BYTES // 1024 // 1024} MB per file"
         )
-    for magic, media_type, extension in _MAGIC:
-        if content.startswith(magic):
-            return EvidenceFile(content, media_type, extension)
+    kind = kind_of(content)
+    if kind is not None:
+        return EvidenceFile(content, kind.media_type, kind.extension)
     raise InvalidInput(f"{field}: only PDF, JPEG or PNG files are accepted (a photo or a scan)")
 
 

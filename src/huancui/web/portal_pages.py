@@ -16,11 +16,12 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from huancui.api.deps import PolicyDep
+from huancui.arrangements.evidence import EVIDENCE_MAX_BYTES
 from huancui.kit.errors import Conflict, HuancuiError, InvalidInput, NotPermitted
 from huancui.kit.money import parse_yuan
 from huancui.portal import codes, service
 from huancui.portal.codes import CodeRefused
-from huancui.portal.model import CODE_MINUTES, EVIDENCE_MAX_BYTES
+from huancui.portal.model import CODE_MINUTES
 from huancui.web.csrf import CsrfChecked
 from huancui.web.deps import (
     CustomerUser,
