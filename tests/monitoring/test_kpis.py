@@ -32,6 +32,7 @@ from huancui.kit.money import format_yuan
 from huancui.kit.settings import Settings
 from huancui.monitoring.data import ensure_states, open_kpi_data
 from huancui.monitoring.kpis import KPIS, roll_matrix
+from huancui.portal.tables import CsatRatingRow
 from tests.conftest import ROOT, Cli
 from tests.strategy.conftest import variant
 
@@ -474,6 +475,30 @@ def test_satisfaction_and_complaints_from_the_feedback_file(
     calls = sum(c["channel"] == "call" for c in contacts)
     assert value(by_channel, "complaints_per_10000_contacts", "call") == rate(1, calls, 10_000)
     assert value(by_channel, "complaints_per_10000_contacts", "sms") == "0.0000"
+
+
+def test_ratings_given_on_huancuis_portal_count_in_satisfaction(
+    world: World, tmp_path: Path
+) -> None:
+    """The portal's own CSAT ratings (csat_ratings) join the delivered feedback, once each."""
+    home = tmp_path / "home"
+    shutil.copytree(world.settings.home, home)
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'case.db'}")
+    account = world.rows["accounts"][0]["account_id"]
+    with unit_of_work(settings.resolved_database_url) as session:
+        session.add(
+            CsatRatingRow(
+                customer_id="C-any", account_id=account, score=1, comment=None,
+                channel="portal", created_at=datetime(2026, 11, 15, 3, 0, tzinfo=UTC),
+            )
+        )  # fmt: skip
+    result = Cli(settings)("kpi", "--from", NOVEMBER[0].isoformat(), "--to", AS_OF.isoformat(),
+                           "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    copy = json.loads(result.stdout)
+    # F1 5, F2 2, F3 4 delivered, and the portal's 1: two satisfied of four.
+    assert value(copy, "csat") == "0.5000"
+    assert value(copy, "mean_score") == "3.0000"
 
 
 def test_promise_and_arrangement_kept_rates_from_the_case_plane(

@@ -30,6 +30,7 @@ from huancui.kit.database import migrate, unit_of_work
 from huancui.kit.errors import InvalidInput, NotFound
 from huancui.kit.money import MoneyFormatError, parse_yuan
 from huancui.kit.settings import Settings
+from huancui.portal.tables import CsatRatingRow
 from huancui.portfolio.contract import CONTACTS
 from huancui.portfolio.policy import DelinquencyPolicy
 from huancui.portfolio.snapshot_store import snapshot_dir
@@ -222,15 +223,23 @@ def open_kpi_data(settings: Settings, *, start: date, end: date) -> Iterator[Kpi
         con.close()
 
 
-def _view(con: duckdb.DuckDBPyConnection, name: str, folder: Path, select_sql: str) -> None:
-    """`name` as `select_sql` over the snapshot's file (the FROM is added), or empty."""
+def _view(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    folder: Path,
+    select_sql: str,
+    *,
+    view: str | None = None,
+) -> None:
+    """`view` (default `name`) as `select_sql` over the snapshot's file `name` (the FROM is
+    added), or empty."""
     path = folder / f"{name}.parquet"
     if path.exists():
         source = f"read_parquet({lit(str(path))})"
     else:
         con.execute(f"CREATE TABLE _empty_{name} ({_EMPTY[name]})")
         source = f"_empty_{name}"
-    con.execute(f"CREATE VIEW {name} AS {select_sql} FROM {source}")
+    con.execute(f"CREATE VIEW {view or name} AS {select_sql} FROM {source}")
 
 
 def _register_snapshot(data: KpiData, folder: Path) -> None:
@@ -273,11 +282,12 @@ def _register_snapshot(data: KpiData, folder: Path) -> None:
         "feedback",
         folder,
         "SELECT feedback_id, account_id, received_date, kind, score, channel, category, contact_id",
+        view="feedback_delivered",
     )
     if not (folder / "feedback.parquet").exists():
         data.notes.append(
-            f"the snapshot of {data.history_as_of} has no feedback file: satisfaction and"
-            " complaint KPIs have nothing to count"
+            f"the snapshot of {data.history_as_of} has no feedback file: complaints have nothing"
+            " to count, and satisfaction only the ratings given on huancui's own portal"
         )
 
 
@@ -286,6 +296,7 @@ class _CasePlane:
     arrangements: pa.Table
     hardship: pa.Table
     runs: pa.Table
+    ratings: pa.Table
     plan_files: list[tuple[date, Path]]
     missing_plans: list[date]
 
@@ -321,6 +332,14 @@ _HARDSHIP = pa.schema(
         ("ended_on", pa.date32()),
     ]
 )
+_RATINGS = pa.schema(
+    [
+        ("rating_id", pa.int64()),
+        ("account_id", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+        ("score", pa.int64()),
+    ]
+)
 _RUNS = pa.schema(
     [("run_as_of", pa.date32()), ("run_id", pa.int64()), ("strategy_version", pa.string())]
 )
@@ -349,6 +368,14 @@ def _case_plane(session: Session, settings: Settings, *, start: date, end: date)
             HardshipRow.ended_on,
         )
     ).all()
+    ratings = session.execute(
+        select(
+            CsatRatingRow.rating_id,
+            CsatRatingRow.account_id,
+            CsatRatingRow.created_at,
+            CsatRatingRow.score,
+        )
+    ).all()
     # The current run of each night up to `end`, from the last one before the window on: an
     # account's segment on a day is the one the newest run on or before that day gave it.
     runs = session.execute(
@@ -367,6 +394,7 @@ def _case_plane(session: Session, settings: Settings, *, start: date, end: date)
         arrangements=_arrow(arrangements, _ARRANGEMENTS),
         hardship=_arrow(hardship, _HARDSHIP),
         runs=_arrow([r[:3] for r in runs], _RUNS),
+        ratings=_arrow(ratings, _RATINGS),
         plan_files=plan_files,
         missing_plans=missing,
     )
@@ -378,10 +406,19 @@ def _register_case_plane(data: KpiData, case: _CasePlane, costs: ChannelCosts) -
         ("arrangements", case.arrangements),
         ("hardship", case.hardship),
         ("runs", case.runs),
+        ("portal_ratings", case.ratings),
     ):
         con.register(f"_arrow_{name}", table)
         con.execute(f"CREATE TABLE {name} AS SELECT * FROM _arrow_{name}")
         con.unregister(f"_arrow_{name}")
+    # Satisfaction counts the bank's delivered feedback and the ratings customers gave on
+    # huancui's own portal (csat_ratings), each once: their ids cannot collide.
+    con.execute(
+        "CREATE VIEW feedback AS SELECT * FROM feedback_delivered UNION ALL"
+        " SELECT 'huancui-portal-' || rating_id, account_id,"
+        f" CAST(timezone({lit(BANK_TIMEZONE)}, created_at) AS DATE), 'portal_rating', score,"
+        " 'portal', NULL, NULL FROM portal_ratings"
+    )
     con.execute(
         "CREATE TABLE channel_costs (channel VARCHAR, cost_fen BIGINT);"
         " INSERT INTO channel_costs SELECT * FROM (VALUES "

@@ -13,6 +13,7 @@ from huancui.arrangements.tables import ArrangementLineRow, ArrangementRow, Hard
 from huancui.contact.tables import CaseHoldRow, OutboxRow
 from huancui.kit.errors import NotFound
 from huancui.portal.tables import CsatRatingRow
+from huancui.portfolio.repository import PortfolioRepository
 from huancui.portfolio.tables import AccountRow, AccountSnapshotRow, SnapshotRow
 
 # Holds a customer is shown (their type and dates, never the note behind them): the ones they
@@ -45,8 +46,8 @@ def accounts_of(session: Session, customer_id: str) -> list[AccountRow]:
 
 def latest_as_of(session: Session) -> date | None:
     """The as-of date of the newest imported snapshot: what the portal shows and prices on."""
-    found: date | None = session.scalar(select(func.max(SnapshotRow.as_of)))
-    return found
+    latest = PortfolioRepository(session).latest_snapshot()
+    return latest.as_of if latest else None
 
 
 def states(session: Session, account_ids: list[str], as_of: date) -> dict[str, AccountSnapshotRow]:
