@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ import duckdb
 import pytest
 from sqlalchemy import create_engine, text
 
+from huancui.kit.database import unit_of_work
 from huancui.kit.settings import Settings
+from huancui.strategy.repository import StrategyRepository
 from tests.conftest import Cli
-from tests.strategy.conftest import variant
+from tests.strategy.conftest import default_text, variant
 
 AS_OF = "2026-11-27"
 
@@ -190,6 +193,32 @@ def test_run_refuses_without_snapshot_strategy_or_effective_date(
     not_yet = cli("run", "--as-of", AS_OF)
     assert not_yet.exit_code == 2 and "takes effect on 2027-01-01" in not_yet.output
     assert cli("plan", "--as-of", AS_OF).exit_code == 3
+
+
+def test_a_version_activated_with_a_later_effective_date_is_scheduled(
+    cli: Cli, delivery: Path, write_strategy: Callable[..., Path]
+) -> None:
+    """v1 stays in force until v2's effective date; activating v1 again is a rollback."""
+    assert cli("import", str(delivery), "--as-of", AS_OF).exit_code == 0
+    v1 = write_strategy(default_text(), "v1.yaml")
+    assert cli("strategy", "activate", str(v1)).exit_code == 0
+    later = variant("effective_date: 2026-11-01", "effective_date: 2026-12-01")
+    v2 = write_strategy(variant("version: 1", "version: 2", text=later), "v2.yaml")
+    scheduled = cli("strategy", "activate", str(v2))
+    assert scheduled.exit_code == 0 and "from 2026-12-01" in scheduled.output
+    run = cli("run", "--as-of", AS_OF, "--json")  # contacts on 2026-11-28: v1 is in force
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["strategy"] == "default v1"
+
+    def in_force(day: date) -> int | None:
+        with unit_of_work(cli.env["HUANCUI_DATABASE_URL"]) as session:
+            row = StrategyRepository(session).in_force(day)
+            return row.version if row else None
+
+    assert (in_force(date(2026, 10, 31)), in_force(date(2026, 11, 30))) == (None, 1)
+    assert in_force(date(2026, 12, 1)) == 2
+    assert cli("strategy", "activate", str(v1)).exit_code == 0  # the rollback
+    assert in_force(date(2026, 12, 1)) == 1
 
 
 def _lock(settings: Settings) -> Any:

@@ -54,6 +54,7 @@ from huancui.kit.settings import Settings
 from huancui.portfolio.snapshot_store import snapshot_dir
 from huancui.portfolio.tables import AccountRow, AccountSnapshotRow, CustomerRow, SnapshotRow
 from huancui.strategy.explain import segment_of
+from huancui.strategy.pipeline import planned_date_for
 from huancui.strategy.service import active_strategy
 
 PPM = Decimal(1_000_000)
@@ -112,7 +113,9 @@ def account_facts(
         raise NotFound(f"account {account_id} is not in the snapshot of {as_of}")
     customer = session.get(CustomerRow, account.customer_id)
     assert customer is not None
-    name, strategy = active_strategy(session)
+    # The segment the nightly run of this date gives the account: the version in force on
+    # its contact day.
+    name, strategy = active_strategy(session, on=planned_date_for(as_of))
     accounts_file = snapshot_dir(settings.snapshots_dir, as_of) / "accounts.parquet"
     segment = segment_of(accounts_file, strategy, account_id)
     if segment is None:

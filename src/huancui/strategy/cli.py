@@ -108,7 +108,11 @@ def activate(
         return
     before = f" (was {result.previous})" if result.previous else ""
     stored = "stored and " if result.stored else ""
-    out.print(f"{active} {stored}activated{before}", highlight=False)
+    out.print(
+        f"{active} {stored}activated{before}: in force for contact days from"
+        f" {result.effective_date} (until then the version in force before stays)",
+        highlight=False,
+    )
 
 
 @strategy_app.command("list")

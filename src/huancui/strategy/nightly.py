@@ -137,23 +137,26 @@ def load_inputs(session: Session, settings: Settings, as_of: date) -> RunInputs:
     folder = snapshot_dir(settings.snapshots_dir, as_of)
     if not (folder / "accounts.parquet").exists():
         raise NotFound(f"the snapshot folder {folder} is missing; re-import {as_of}")
-    row = StrategyRepository(session).active()
+    planned = planned_date_for(as_of)
+    repo = StrategyRepository(session)
+    row = repo.in_force(planned)
     if row is None:
-        raise NotFound(
-            "no active strategy; activate one first:"
-            " huancui strategy activate strategies/default.yaml"
+        latest = repo.active()
+        if latest is None:
+            raise NotFound(
+                "no active strategy; activate one first:"
+                " huancui strategy activate strategies/default.yaml"
+            )
+        raise InvalidInput(
+            f"strategy {label(latest.name, latest.version)} takes effect on"
+            f" {latest.effective_date} and no earlier version is in force; the run for {as_of}"
+            f" plans contacts for {planned}"
         )
     parsed = parse_strategy(row.yaml_text, source=f"strategy {label(row.name, row.version)}")
     if parsed.strategy is None or parsed.errors:
         raise InvalidInput(
             f"the stored strategy {label(row.name, row.version)} no longer validates:\n"
             + "\n".join(str(f) for f in parsed.errors)
-        )
-    planned = planned_date_for(as_of)
-    if row.effective_date > planned:
-        raise InvalidInput(
-            f"strategy {label(row.name, row.version)} takes effect on {row.effective_date};"
-            f" the run for {as_of} plans contacts for {planned}"
         )
     return RunInputs(
         snapshot=folder,

@@ -6,7 +6,7 @@ Services never commit; the caller's unit of work does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class Activation:
     previous: str | None  # "name v1" of the version active before, if any
     changed: bool  # False: this version was already the active one
     stored: bool  # True: a version not seen before was stored
+    effective_date: date  # in force for contact days from this date (earlier: the one before)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class Activation:
             "previous": self.previous,
             "changed": self.changed,
             "stored": self.stored,
+            "effective_date": self.effective_date.isoformat(),
         }
 
 
@@ -65,7 +67,9 @@ def validate_file(path: Path) -> StrategyFile:
 
 
 def activate(session: Session, *, path: Path, actor: str) -> Activation:
-    """Make the strategy in `path` the active one, storing it as a new version if it is new."""
+    """Make the strategy in `path` the active one, storing it as a new version if it is new. It
+    is in force for contact days from its effective date; until then the version in force
+    before stays (StrategyRepository.in_force), so a future date schedules the change."""
     loaded = load_strategy(path)
     if loaded.strategy is None or loaded.errors:
         raise StrategyRejected(loaded.errors)
@@ -82,7 +86,15 @@ def activate(session: Session, *, path: Path, actor: str) -> Activation:
         )
     previous = label(current.name, current.version) if current is not None else None
     if existing is not None and existing is current:
-        return Activation(strategy.name, strategy.version, loaded.sha256, previous, False, False)
+        return Activation(
+            strategy.name,
+            strategy.version,
+            loaded.sha256,
+            previous,
+            False,
+            False,
+            strategy.effective_date,
+        )
     now = datetime.now(UTC)
     repo.deactivate_all()
     row = existing or StrategyVersionRow(
@@ -114,7 +126,13 @@ def activate(session: Session, *, path: Path, actor: str) -> Activation:
         reason=strategy.change_note,
     )
     return Activation(
-        strategy.name, strategy.version, loaded.sha256, previous, True, existing is None
+        strategy.name,
+        strategy.version,
+        loaded.sha256,
+        previous,
+        True,
+        existing is None,
+        strategy.effective_date,
     )
 
 
@@ -122,13 +140,16 @@ def list_versions(session: Session) -> list[StrategyVersionRow]:
     return StrategyRepository(session).all()
 
 
-def active_strategy(session: Session) -> tuple[str, Strategy]:
-    """The active strategy version and its label, or NotFound with the command to fix it."""
-    row = StrategyRepository(session).active()
+def active_strategy(session: Session, *, on: date | None = None) -> tuple[str, Strategy]:
+    """The strategy in force on `on` (default: the most recently activated one) and its label,
+    or NotFound with the command to fix it."""
+    repo = StrategyRepository(session)
+    row = repo.active() if on is None else repo.in_force(on)
     if row is None:
         raise NotFound(
-            "no active strategy; activate one first:"
-            " huancui strategy activate strategies/default.yaml"
+            "no active strategy"
+            + (f" in force on {on}" if on is not None else "")
+            + "; activate one first: huancui strategy activate strategies/default.yaml"
         )
     parsed = parse_strategy(row.yaml_text, source=f"strategy {label(row.name, row.version)}")
     if parsed.strategy is None:

@@ -101,10 +101,9 @@ def bank_today(strategy: Strategy | None) -> date:
     return datetime.now(zone(tz)).date()
 
 
-def runs_blocked_until(strategy: Strategy) -> date | None:
-    """The effective date, when it is after the next contact day: the nightly run refuses to
-    plan with a version before its effective date, and activation takes effect at once, so
-    activating it now stops the nightly runs until then."""
+def scheduled_from(strategy: Strategy) -> date | None:
+    """The effective date, when it is after the next contact day: activating then schedules
+    the version, and the one in force now stays until that day."""
     next_contact_day = planned_date_for(bank_today(strategy))
     return strategy.effective_date if strategy.effective_date > next_contact_day else None
 
@@ -172,7 +171,7 @@ def _editor(
             "active": active,
             "active_label": label(active.name, active.version) if active else None,
             "can_activate": permissions.allowed(user.role, ACTIVATE),
-            "blocked_until": runs_blocked_until(strategy) if strategy else None,
+            "scheduled_from": scheduled_from(strategy) if strategy else None,
             "max_upload_kib": MAX_UPLOAD_BYTES // 1024,
             **DIFF_CONTEXT,
             **extra,

@@ -255,11 +255,11 @@ def test_an_uploaded_yaml_file_fills_the_editor_and_other_files_are_refused(
     assert "文件不是 UTF-8 文本" in upload("latin.yaml", "name: caf\u00e9".encode("latin-1"))
 
 
-def test_a_future_effective_date_warns_that_the_nightly_runs_would_stop(
+def test_a_future_effective_date_says_the_version_will_be_scheduled(
     strategist: WebClient, default_yaml: str
 ) -> None:
     later = planned_date_for(bank_today(None)) + timedelta(days=10)
     text = _version_2(default_yaml, effective=later)
     page = _submit(strategist, "/strategies/edit", {"action": "validate", "yaml_text": text})
-    warning = page.split('class="warning" role="alert"', 1)[1].split("</p>", 1)[0]
-    assert "现在启用将导致批处理暂停" in warning
+    note = page.split('class="warning" role="status"', 1)[1].split("</p>", 1)[0]
+    assert "启用后本版本将按计划生效" in note and "当前生效的版本继续使用" in note
