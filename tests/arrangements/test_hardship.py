@@ -417,3 +417,21 @@ def test_listing_applications(book: Book) -> None:
     ]
     assert len(as_json(book.cli("hardship", "list", "--json"))) == 2
     assert book.cli("hardship", "show", "99").exit_code == 3
+
+
+def test_a_pauses_hold_ends_with_the_pause_never_by_hand(book: Book) -> None:
+    """Releasing a 缓催 hold by hand would resume collection while the pause still shows as
+    running: refused, naming the command that ends the pause."""
+    account = book.account("prime")
+    applied = _apply_ok(book, account, "--days", "30")
+    ok(_approve(book, applied["hardship_id"], SUPERVISOR))
+    ((hold_id,),) = book.rows("SELECT hold_id FROM case_holds WHERE source = 'hardship'")
+    refused = book.cli(
+        "hold", "release", str(hold_id), "--last-day", AS_OF.isoformat(),
+        "--reason", "customer called", "--actor", SUPERVISOR,
+    )  # fmt: skip
+    assert refused.exit_code == 4
+    assert f"huancui hardship end {applied['hardship_id']}" in refused.output
+    assert book.rows("SELECT released_at FROM case_holds WHERE hold_id = :h", h=hold_id) == [
+        (None,)
+    ]

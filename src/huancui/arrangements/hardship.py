@@ -349,7 +349,12 @@ def end_hardship(
         hold = session.get(CaseHoldRow, row.hold_id)
         if hold is not None and hold.released_at is None:
             holds.release(
-                session, hold.hold_id, last_day=last_day, actor=actor, reason=row.end_reason
+                session,
+                hold.hold_id,
+                last_day=last_day,
+                actor=actor,
+                reason=row.end_reason,
+                by_workflow=True,
             )
     audit.record(
         session,

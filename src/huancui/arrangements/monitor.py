@@ -261,7 +261,9 @@ def end_arrangement_holds(
             CaseHoldRow.released_at.is_(None),
         )
     ):
-        holds.release(session, hold.hold_id, last_day=last_day, actor=actor, reason=why)
+        holds.release(
+            session, hold.hold_id, last_day=last_day, actor=actor, reason=why, by_workflow=True
+        )
 
 
 def _hardship_event(

@@ -114,12 +114,27 @@ def place(
 
 
 def release(
-    session: Session, hold_id: int, *, last_day: date, actor: str, reason: str
+    session: Session,
+    hold_id: int,
+    *,
+    last_day: date,
+    actor: str,
+    reason: str,
+    by_workflow: bool = False,
 ) -> CaseHoldRow:
-    """End a hold: it covers `last_day` at most (the day before `start_date` voids it)."""
+    """End a hold: it covers `last_day` at most (the day before `start_date` voids it). A hold
+    placed by a 缓催 pause or an arrangement ends with its record (`by_workflow`), never by
+    hand: otherwise the pause would still show as running while collection had resumed."""
     row = session.get(CaseHoldRow, hold_id)
     if row is None:
         raise NotFound(f"hold {hold_id} does not exist")
+    if row.source != "manual" and not by_workflow:
+        how = (
+            f"end the 缓催 pause: huancui hardship end {row.source_id}"
+            if row.source == "hardship"
+            else f"cancel or let the arrangement end: huancui arrangement show {row.source_id}"
+        )
+        raise Conflict(f"hold {hold_id} belongs to {row.source} {row.source_id}; {how}")
     if row.released_at is not None:
         raise Conflict(f"hold {hold_id} was already released on {row.released_at:%Y-%m-%d}")
     if not reason.strip():

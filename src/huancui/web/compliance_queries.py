@@ -49,11 +49,13 @@ class HoldLine:
     placed_by: str | None = None
     released_by: str | None = None
     release_reason: str | None = None
+    origin: str | None = None  # a case hold's source: manual, hardship or arrangement
 
     @property
     def releasable(self) -> bool:
-        """Only holds placed here can be released here, and only once."""
-        return self.source == "case" and self.released_by is None
+        """Only holds people placed here can be released here, and only once: a 缓催 pause's or
+        an arrangement's hold ends with its own record (contact.holds.release)."""
+        return self.source == "case" and self.origin == "manual" and self.released_by is None
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ def holds(
             placed_by=r.placed_by,
             released_by=r.released_by,
             release_reason=r.release_reason,
+            origin=r.source,
         )
         for r in case_rows
     ]

@@ -25,7 +25,7 @@ from huancui.access import permissions
 from huancui.access.tables import UserRow
 from huancui.api.deps import Principal, SessionDep, SettingsDep
 from huancui.kit.errors import NotPermitted
-from huancui.kit.money import display_yuan
+from huancui.kit.money import MoneyFormatError, display_yuan, parse_yuan
 from huancui.portfolio.repository import PortfolioRepository
 from huancui.web import csrf, i18n
 from huancui.web.sessions import (
@@ -83,7 +83,10 @@ def nav_for(role: str) -> list[NavItem]:
 
 
 def role_home(role: str) -> str | None:
-    """Where GET / sends a role: its first page, or None when it has no web page (yet)."""
+    """Where GET / sends a role: its first page, or None when it has no web page (yet).
+    Those who approve start at their approvals inbox, not at the queue they may also work."""
+    if permissions.allowed(role, "arrangement:approve"):
+        return "/supervise"
     items = nav_for(role)
     return items[0].href if items else None
 
@@ -217,6 +220,17 @@ def _yuan(_: Context, fen: int | None) -> str:
     return "—" if fen is None else f"¥{display_yuan(int(fen))}"
 
 
+def _grouped(text: str | None) -> str:
+    """A yuan amount given as a decimal string ("18468.07"), grouped as people read it
+    ("18,468.07"); what is not an amount is shown as it is."""
+    if text is None or text == "":
+        return "—"
+    try:
+        return display_yuan(parse_yuan(str(text)))
+    except MoneyFormatError:
+        return str(text)
+
+
 @pass_context
 def _day(context: Context, value: date | datetime | str | None) -> str:
     if value is None or value == "":
@@ -251,6 +265,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["yuan"] = _yuan
+    env.filters["grouped"] = _grouped
     env.filters["day"] = _day
     env.filters["moment"] = _moment
     return env

@@ -39,7 +39,7 @@ def test_a_customer_on_a_phone_signs_in_and_applies_for_hardship_with_a_pdf(
 
     page.locator(f'[data-account="{prime}"]').get_by_role("link").click()
     page.wait_for_url(f"**/portal/accounts/{prime}")
-    assert page.get_by_text("逾期金额：¥1150.00").is_visible()
+    assert page.get_by_text("逾期金额：¥1,150.00").is_visible()
     assert _fits_the_screen(page)
     page.screenshot(path=str(artifacts / "4-account.png"), full_page=True)
 

@@ -36,9 +36,9 @@ def test_a_customer_signs_in_with_the_sms_code_and_sees_their_accounts(
     home = web.get("/portal")
     assert home.status_code == 200
     assert book.account("prime") in home.text and book.account("standard") not in home.text
-    assert "逾期金额：¥1150.00" in home.text
+    assert "逾期金额：¥1,150.00" in home.text
     english = web.get("/portal?lang=en")
-    assert "Overdue: ¥1150.00" in english.text and "My accounts" in english.text
+    assert "Overdue: ¥1,150.00" in english.text and "My accounts" in english.text
     sessions = book.rows("SELECT kind, principal FROM web_sessions WHERE revoked_at IS NULL")
     assert sessions == [("customer", "C1")]
 
@@ -112,7 +112,7 @@ def test_the_account_page_shows_what_is_owed_and_why(
     page = web.get(f"/portal/accounts/{book.account('prime')}?lang=en")
     assert page.status_code == 200
     text = unescape(page.text)
-    for expected in ("Amount overdue: ¥1150.00", "Principal", "¥1000.00", "Interest", "¥150.00"):
+    for expected in ("Amount overdue: ¥1,150.00", "Principal", "¥1,000.00", "Interest", "¥150.00"):
         assert expected in text
     assert "Choose an instalment plan" in text and "Apply for 缓催" in text
 
