@@ -42,8 +42,8 @@ run: $(STAMP)
 	$(BIN)/huancui serve --demo --host 127.0.0.1 --port $(DEMO_PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
