@@ -217,6 +217,9 @@ def test_the_audit_chain_check_reports_intact_then_the_first_altered_event(
 ) -> None:
     intact = officer.get("/compliance/audit?verify=1").text
     assert 'id="chain-result" data-intact="true"' in intact
+    searched = officer.get("/compliance/audit?action=hold.%2A").text
+    verify_form = searched.split('class="verify"', 1)[1].split("</form>", 1)[0]
+    assert 'name="action" value="hold.*"' in verify_form  # checking keeps the search
     ((first,),) = _rows(web_settings, "SELECT min(event_id) FROM audit_events")
     with make_engine(web_settings.resolved_database_url).begin() as conn:
         conn.execute(
