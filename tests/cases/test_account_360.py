@@ -56,6 +56,15 @@ def test_the_view_shows_balances_history_contacts_and_the_customers_accounts(
             "amount_overdue_fen": arrears,
         }
     ]
+    # The bucket history comes from the delivered history, not only from imported snapshots:
+    # the spells the delinquency engine stored, ending in the bucket the account is in now.
+    spells = worked.rows(
+        "SELECT bucket, started_on FROM delinquency_spells WHERE account_id = 'P1'"
+        " ORDER BY started_on"
+    )
+    assert spells and [b["bucket"] for b in view["bucket_history"]] == [b for b, _ in spells]
+    assert view["bucket_history"][-1]["bucket"] == view["balances"]["bucket"]
+    assert view["bucket_history"][-1]["ended_on"] is None
     # C1 holds P1 and Z1 (nothing overdue on Z1).
     assert [(a["account_id"], a["amount_overdue_fen"]) for a in view["accounts"]] == [
         ("P1", arrears),

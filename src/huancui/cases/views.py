@@ -21,6 +21,7 @@ from huancui.contact.tables import CaseHoldRow, WorkItemRow
 from huancui.contact.templates import TemplateContext, TemplateError, shipped_catalogue
 from huancui.kit.errors import HuancuiError, InvalidInput, NotFound
 from huancui.kit.settings import Settings
+from huancui.portfolio.repository import PortfolioRepository
 from huancui.portfolio.tables import AccountRow, AccountSnapshotRow, CustomerRow
 
 HISTORY_LIMIT = 100  # outcomes, messages and work items shown, newest first
@@ -248,6 +249,7 @@ def account_360(
             }
             for day, s in repo.dpd_history(session, account_id, as_of)
         ],
+        "bucket_history": _bucket_history(session, account_id, as_of),
         "claim": None
         if claim is None
         else {"collector": claim.collector, "expires_at": aware(claim.expires_at).isoformat()},
@@ -297,3 +299,22 @@ def account_360(
         ),
         "offers": _offers(session, settings, account_id, as_of) if with_offers else None,
     }
+
+
+def _bucket_history(session: Session, account_id: str, as_of: date) -> list[dict[str, Any]]:
+    """The account's delinquency spells (bucket, how it got there, from, until) as the newest
+    snapshot on or before `as_of` rebuilt them from the whole history the bank delivered:
+    months of history even when only one snapshot was imported."""
+    portfolio = PortfolioRepository(session)
+    snapshot = portfolio.snapshot_on_or_before(as_of)
+    if snapshot is None:
+        return []
+    return [
+        {
+            "bucket": spell.bucket,
+            "event": spell.event,
+            "started_on": spell.started_on.isoformat(),
+            "ended_on": spell.ended_on.isoformat() if spell.ended_on else None,
+        }
+        for spell in portfolio.spells(snapshot.snapshot_id, account_id)
+    ]

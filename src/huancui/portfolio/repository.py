@@ -56,6 +56,14 @@ class PortfolioRepository:
             select(SnapshotRow).order_by(SnapshotRow.as_of.desc()).limit(1)
         ).first()
 
+    def snapshot_on_or_before(self, day: date) -> SnapshotRow | None:
+        return self.session.scalars(
+            select(SnapshotRow)
+            .where(SnapshotRow.as_of <= day)
+            .order_by(SnapshotRow.as_of.desc())
+            .limit(1)
+        ).first()
+
     def delete_snapshot(self, snapshot: SnapshotRow) -> None:
         """Remove a snapshot and everything computed for it (master data stays)."""
         sid = snapshot.snapshot_id

@@ -227,7 +227,9 @@ def _account_page(
             "methods": [m.value for m in Method],
             "hardship_reasons": policy.hardship.reasons,
             "hardship_max_days": policy.hardship.max_days,
-            "chart": charts.dpd_history_figure(view["dpd_history"], t),
+            "chart": charts.dpd_history_figure(
+                view["dpd_history"], t, view.get("bucket_history", ())
+            ),
             "chart_config": charts.CONFIG,
         },
         status_code=status_code,
