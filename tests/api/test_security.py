@@ -60,6 +60,10 @@ def test_a_genuine_token_with_its_claims_changed_is_refused(
     client: TestClient, api_settings: Settings
 ) -> None:
     genuine = bearer(api_settings, username_of("collector"))["Authorization"].split()[1]
+    # The control: the untouched token signs in (a collector may not list users: 403, not 401),
+    # so the 401s below come from the changed claims alone.
+    control = client.get("/api/users", headers={"Authorization": f"Bearer {genuine}"})
+    assert control.status_code == 403
     header, _, signature = genuine.split(".")
     for changed in (
         _claims(ADMIN, "admin"),
