@@ -10,11 +10,9 @@ stores the content under its SHA-256).
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
@@ -38,7 +36,12 @@ from huancui.api.deps import (
 from huancui.api.idempotency import Idempotency, IdempotencyKey
 from huancui.api.problems import TooLarge, UnsupportedMediaType
 from huancui.arrangements import hardship
-from huancui.arrangements.evidence import BY_MEDIA_TYPE, EVIDENCE_MAX_BYTES, kind_of
+from huancui.arrangements.evidence import (
+    BY_MEDIA_TYPE,
+    EVIDENCE_MAX_BYTES,
+    EvidenceContent,
+    kind_of,
+)
 from huancui.arrangements.model import Needs, approving_roles
 from huancui.arrangements.policy import ArrangementPolicy
 from huancui.arrangements.service import check_authority
@@ -217,29 +220,20 @@ async def apply(
     replayed = once.replayed()
     if replayed is not None:
         return replayed
-    # The service reads evidence from files and records each under its name: give it each
-    # file alone in a fresh folder, under the cleaned name.
-    with tempfile.TemporaryDirectory(prefix="huancui-evidence-") as folder:
-        paths = []
-        for i, item in enumerate(files):
-            target = FilePath(folder) / str(i) / item.filename
-            target.parent.mkdir()
-            target.write_bytes(item.content)
-            paths.append(target)
-        row = hardship.apply_hardship(
-            session,
-            settings,
-            policy,
-            account_id=account_id,
-            as_of=as_of,
-            reason_code=reason_code,
-            details=details,
-            start=start,
-            days=days,
-            evidence=paths,
-            actor=user.username,
-            via="api",
-        )
+    row = hardship.apply_hardship(
+        session,
+        settings,
+        policy,
+        account_id=account_id,
+        as_of=as_of,
+        reason_code=reason_code,
+        details=details,
+        start=start,
+        days=days,
+        evidence=[EvidenceContent(f.filename, f.content) for f in files],
+        actor=user.username,
+        via="api",
+    )
     shown = _shown(session, row.hardship_id, user.role)
     once.remember(status_code=201, response=shown)
     response.headers["Location"] = f"/api/hardship/{row.hardship_id}"

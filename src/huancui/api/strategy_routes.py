@@ -9,10 +9,7 @@ stored), so the form repeats them and they must agree with the file.
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import replace
 from datetime import UTC, date, datetime
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response, UploadFile
@@ -35,7 +32,7 @@ from huancui.strategy import service
 from huancui.strategy.compare import compare
 from huancui.strategy.loader import StrategyFile, parse_strategy
 from huancui.strategy.repository import StrategyRepository
-from huancui.strategy.service import StrategyRejected, VersionConflict, label
+from huancui.strategy.service import StrategyRejected, label
 from huancui.strategy.spec import Strategy
 from huancui.strategy.tables import StrategyVersionRow
 
@@ -218,14 +215,8 @@ async def activate(
             "change_note: differs from the file's change_note; a version's note is part of it:"
             " write it in the file"
         )
-    with tempfile.TemporaryDirectory(prefix="huancui-strategy-") as folder:
-        path = FilePath(folder) / "strategy.yaml"
-        path.write_text(parsed.text, encoding="utf-8")
-        try:
-            done = service.activate(session, path=path, actor=user.username)
-        except VersionConflict as exc:
-            raise VersionConflict(str(exc).replace(str(path), "the uploaded file")) from None
-        except StrategyRejected as exc:
-            raise StrategyRejected([replace(f, file=UPLOAD_SOURCE) for f in exc.findings]) from None
+    done = service.activate_text(
+        session, text=parsed.text, source="the uploaded file", actor=user.username
+    )
     response.headers["Location"] = f"/api/strategies/{done.name}/{done.version}"
     return done.as_json()

@@ -24,6 +24,14 @@ KINDS: tuple[EvidenceKind, ...] = (
 BY_MEDIA_TYPE: dict[str, EvidenceKind] = {kind.media_type: kind for kind in KINDS}
 
 
+@dataclass(frozen=True)
+class EvidenceContent:
+    """An evidence file already in memory (an upload), under the name it is recorded by."""
+
+    name: str
+    content: bytes
+
+
 def kind_of(content: bytes) -> EvidenceKind | None:
     """The accepted kind the content really is, or None."""
     return next((kind for kind in KINDS if content.startswith(kind.magic)), None)

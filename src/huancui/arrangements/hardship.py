@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from huancui.access import audit
 from huancui.access.users import staff
+from huancui.arrangements.evidence import EvidenceContent
 from huancui.arrangements.model import Needs
 from huancui.arrangements.policy import ArrangementPolicy
 from huancui.arrangements.service import PPM, YEAR_DAYS, check_authority, history, latest_state
@@ -76,7 +77,7 @@ def apply_hardship(
     details: str,
     start: date | None,
     days: int | None,
-    evidence: Sequence[Path],
+    evidence: Sequence[Path | EvidenceContent],
     actor: str,
     via: str = "cli",
 ) -> HardshipRow:
@@ -98,14 +99,17 @@ def apply_hardship(
     if account is None:
         raise NotFound(f"account {account_id} is not in the case plane")
     files = []
-    for path in evidence:
-        try:
-            content = path.read_bytes()
-        except OSError as exc:
-            raise InvalidInput(f"--evidence: cannot read {path} ({exc.strerror})") from exc
+    for item in evidence:
+        if isinstance(item, EvidenceContent):
+            name, content = item.name, item.content
+        else:
+            try:
+                name, content = item.name, item.read_bytes()
+            except OSError as exc:
+                raise InvalidInput(f"--evidence: cannot read {item} ({exc.strerror})") from exc
         if not content:
-            raise InvalidInput(f"--evidence: {path} is empty")
-        files.append((path.name, content, hashlib.sha256(content).hexdigest()))
+            raise InvalidInput(f"--evidence: {name} is empty")
+        files.append((name, content, hashlib.sha256(content).hexdigest()))
     pending = session.scalars(
         select(HardshipRow).where(
             HardshipRow.account_id == account_id,

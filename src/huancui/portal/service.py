@@ -14,11 +14,9 @@ snapshot (its as-of date). Services never commit.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from huancui.access import audit
 from huancui.arrangements import hardship
+from huancui.arrangements.evidence import EvidenceContent
 from huancui.arrangements.policy import ArrangementPolicy
 from huancui.arrangements.service import Proposal, offers, propose
 from huancui.arrangements.tables import ArrangementRow, HardshipRow
@@ -398,28 +397,24 @@ def apply_for_hardship(
         check_evidence(content, field=f"evidence[{i}]") for i, content in enumerate(evidence)
     ]
     as_of = _as_of(session)
-    settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.scratch_dir) as folder:
-        paths = []
-        for number, item in enumerate(checked, start=1):
-            path = Path(folder) / f"evidence-{number}.{item.extension}"
-            path.write_bytes(item.content)
-            paths.append(path)
-        row = hardship.apply_hardship(
-            session,
-            settings,
-            policy,
-            account_id=account_id,
-            as_of=as_of,
-            reason_code=reason_code,
-            details=details,
-            start=None,
-            days=days,
-            evidence=paths,
-            actor=actor_of(customer_id),
-            via="portal",
-        )
-    return {**_hardship(row), "account_id": account_id, "evidence_files": len(paths)}
+    row = hardship.apply_hardship(
+        session,
+        settings,
+        policy,
+        account_id=account_id,
+        as_of=as_of,
+        reason_code=reason_code,
+        details=details,
+        start=None,
+        days=days,
+        evidence=[
+            EvidenceContent(f"evidence-{number}.{item.extension}", item.content)
+            for number, item in enumerate(checked, start=1)
+        ],
+        actor=actor_of(customer_id),
+        via="portal",
+    )
+    return {**_hardship(row), "account_id": account_id, "evidence_files": len(checked)}
 
 
 def _zone(session: Session, customer_id: str) -> ZoneInfo:

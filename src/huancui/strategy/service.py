@@ -67,10 +67,20 @@ def validate_file(path: Path) -> StrategyFile:
 
 
 def activate(session: Session, *, path: Path, actor: str) -> Activation:
-    """Make the strategy in `path` the active one, storing it as a new version if it is new. It
-    is in force for contact days from its effective date; until then the version in force
-    before stays (StrategyRepository.in_force), so a future date schedules the change."""
-    loaded = load_strategy(path)
+    """Make the strategy in `path` the active one (activate_loaded)."""
+    return activate_loaded(session, loaded=load_strategy(path), actor=actor)
+
+
+def activate_text(session: Session, *, text: str, source: str, actor: str) -> Activation:
+    """The same for strategy text sent by a person (the web editor, an API upload): nothing is
+    written to a file; `source` names it in messages."""
+    return activate_loaded(session, loaded=parse_strategy(text, source=source), actor=actor)
+
+
+def activate_loaded(session: Session, *, loaded: StrategyFile, actor: str) -> Activation:
+    """Make the strategy the active one, storing it as a new version if it is new. It is in
+    force for contact days from its effective date; until then the version in force before
+    stays (StrategyRepository.in_force), so a future date schedules the change."""
     if loaded.strategy is None or loaded.errors:
         raise StrategyRejected(loaded.errors)
     strategy = loaded.strategy
@@ -80,7 +90,7 @@ def activate(session: Session, *, path: Path, actor: str) -> Activation:
     if existing is not None and existing.sha256 != loaded.sha256:
         newest = max(r.version for r in repo.all() if r.name == strategy.name)
         raise VersionConflict(
-            f"{path}: {label(strategy.name, strategy.version)} was stored before with different"
+            f"{loaded.source}: {label(strategy.name, strategy.version)} was stored before with different"
             f" content (sha256 {existing.sha256[:12]}…, this file {loaded.sha256[:12]}…);"
             f" versions never change once stored: set `version: {newest + 1}` and a change_note"
         )

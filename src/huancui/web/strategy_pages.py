@@ -10,10 +10,8 @@ form repeats them and they must agree with the text, as the API requires.
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, UploadFile
@@ -305,17 +303,14 @@ def activate_page(
     _confirmation_errors(state, strategy, effective_date, change_note)
     if state.field_errors:
         return _editor(request, user, session, state)
-    with tempfile.TemporaryDirectory(prefix="huancui-strategy-") as folder:
-        path = Path(folder) / "strategy.yaml"  # our name, never the client's
-        path.write_text(yaml_text, encoding="utf-8")
-        try:
-            done = service.activate(session, path=path, actor=user.username)
-        except VersionConflict as exc:
-            state.conflict = str(exc).replace(f"{path}: ", "")
-            return _editor(request, user, session, state)
-        except StrategyRejected as exc:  # validated above; kept for a race with another change
-            state.parsed = StrategyFile(SOURCE, yaml_text, "", None, list(exc.findings))
-            return _editor(request, user, session, state)
+    try:
+        done = service.activate_text(session, text=yaml_text, source=SOURCE, actor=user.username)
+    except VersionConflict as exc:
+        state.conflict = str(exc).removeprefix(f"{SOURCE}: ")
+        return _editor(request, user, session, state)
+    except StrategyRejected as exc:  # validated above; kept for a race with another change
+        state.parsed = StrategyFile(SOURCE, yaml_text, "", None, list(exc.findings))
+        return _editor(request, user, session, state)
     row = StrategyRepository(session).get(done.name, done.version)
     assert row is not None
     done_key = "strategy.activate.done" if done.changed else "strategy.activate.unchanged"
