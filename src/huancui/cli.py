@@ -27,6 +27,7 @@ from huancui.monitoring.report_cli import register as register_report_command
 from huancui.monitoring.staffing_cli import register as register_staffing_commands
 from huancui.portfolio.policy import DelinquencyPolicy, load_policy
 from huancui.serve_cli import register as register_serve_command
+from huancui.simulation.cli import register as register_simulate_command
 from huancui.strategy.cli import strategy_app
 from huancui.strategy.run_cli import register as register_run_commands
 
@@ -55,6 +56,7 @@ register_staffing_commands(app)
 register_serve_command(app)
 register_case_commands(app)
 register_key_commands(app)
+register_simulate_command(app)
 
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]

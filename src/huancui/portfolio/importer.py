@@ -154,32 +154,18 @@ def import_delivery(
     workdir = Path(tempfile.mkdtemp(prefix="import-", dir=settings.scratch_dir))
     con = _open_duckdb(settings, workdir)
     try:
-        staging = stage_delivery(con, directory, workdir=workdir, on_progress=on_progress)
-        timings["read"] = time.perf_counter() - started
-        _notify(on_progress, "validating", 0)
-        findings = list(staging.findings)
-        rejected = 0
-        if not staging.unreadable:
-            validation = validate(con, staging, as_of=as_of)
-            findings.extend(validation.findings)
-            rejected = validation.rejected_rows
-        timings["validate"] = time.perf_counter() - started - timings["read"]
-        errors = [f for f in findings if f.severity is Severity.ERROR]
-        fatal = bool(staging.unreadable) or any(f.row == 0 for f in errors)
-        if errors and (fatal or quarantine is None):
-            raise DeliveryRejected(findings, limit=max_errors)
-        if errors and quarantine is not None:
-            write_rejects(con, staging, quarantine)
-        _notify(on_progress, "computing delinquency", 0)
-        mark = time.perf_counter()
-        compute_delinquency(con, as_of=as_of, policy=policy)
-        con.execute(
-            "CREATE OR REPLACE TABLE snapshot_accounts AS SELECT s.*, a.product_name, a.open_date,"
-            " a.credit_limit AS credit_limit_fen, a.loan_amount AS loan_amount_fen, a.term_months,"
-            " CAST(round(a.annual_rate * 1000000) AS BIGINT) AS annual_rate_ppm, a.branch,"
-            " a.guarantor_customer_id FROM account_state s JOIN valid_accounts a USING (account_id)"
+        staging, findings, rejected, errors = _prepare(
+            con,
+            directory=directory,
+            as_of=as_of,
+            policy=policy,
+            workdir=workdir,
+            quarantine=quarantine,
+            max_errors=max_errors,
+            on_progress=on_progress,
+            timings=timings,
+            started=started,
         )
-        timings["delinquency"] = time.perf_counter() - mark
         files = {
             name: {
                 "file": staged.display,
@@ -216,6 +202,82 @@ def import_delivery(
             quarantine_file=quarantine if errors else None,
             timings=timings,
         )
+    finally:
+        con.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _prepare(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    directory: Path,
+    as_of: date,
+    policy: DelinquencyPolicy,
+    workdir: Path,
+    quarantine: Path | None,
+    max_errors: int,
+    on_progress: Progress | None,
+    timings: dict[str, float],
+    started: float,
+) -> tuple[Staging, list[Finding], int, list[Finding]]:
+    """Stage and validate the delivery, then compute the delinquency state (`account_state`,
+    `snapshot_accounts`); raises DeliveryRejected. Returns staging, findings, rejected rows and
+    the error findings (quarantined when a quarantine file is given)."""
+    staging = stage_delivery(con, directory, workdir=workdir, on_progress=on_progress)
+    timings["read"] = time.perf_counter() - started
+    _notify(on_progress, "validating", 0)
+    findings = list(staging.findings)
+    rejected = 0
+    if not staging.unreadable:
+        validation = validate(con, staging, as_of=as_of)
+        findings.extend(validation.findings)
+        rejected = validation.rejected_rows
+    timings["validate"] = time.perf_counter() - started - timings["read"]
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    fatal = bool(staging.unreadable) or any(f.row == 0 for f in errors)
+    if errors and (fatal or quarantine is None):
+        raise DeliveryRejected(findings, limit=max_errors)
+    if errors and quarantine is not None:
+        write_rejects(con, staging, quarantine)
+    _notify(on_progress, "computing delinquency", 0)
+    mark = time.perf_counter()
+    compute_delinquency(con, as_of=as_of, policy=policy)
+    con.execute(
+        "CREATE OR REPLACE TABLE snapshot_accounts AS SELECT s.*, a.product_name, a.open_date,"
+        " a.credit_limit AS credit_limit_fen, a.loan_amount AS loan_amount_fen, a.term_months,"
+        " CAST(round(a.annual_rate * 1000000) AS BIGINT) AS annual_rate_ppm, a.branch,"
+        " a.guarantor_customer_id FROM account_state s JOIN valid_accounts a USING (account_id)"
+    )
+    timings["delinquency"] = time.perf_counter() - mark
+    return staging, findings, rejected, errors
+
+
+def build_snapshot_files(
+    *, directory: Path, as_of: date, settings: Settings, policy: DelinquencyPolicy, root: Path
+) -> Path:
+    """The batch plane's half of an import: validate `directory` and write the snapshot's Parquet
+    files under `root` (as `root/AS_OF/`), without touching the case plane. For tools that need a
+    snapshot of a delivery but no system of record (the simulator); raises DeliveryRejected."""
+    settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="snapshot-", dir=settings.scratch_dir))
+    con = _open_duckdb(settings, workdir)
+    try:
+        _prepare(
+            con,
+            directory=directory,
+            as_of=as_of,
+            policy=policy,
+            workdir=workdir,
+            quarantine=None,
+            max_errors=50,
+            on_progress=None,
+            timings={},
+            started=time.perf_counter(),
+        )
+        manifest = {"as_of": as_of.isoformat(), "source": str(directory.resolve())}
+        prepared = write_snapshot(con, root=root, as_of=as_of, manifest=manifest)
+        with swap_in(prepared, root=root, as_of=as_of) as final:
+            return final
     finally:
         con.close()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -52,6 +52,9 @@ _EMPTY: dict[str, pa.Schema] = {
 }
 
 
+CONTACTS_SCHEMA: pa.Schema = _EMPTY["contacts"]
+
+
 def planned_date_for(as_of: date) -> date:
     """Actions decided on the night of `as_of` are for the next day."""
     return as_of + timedelta(days=1)

@@ -1,0 +1,303 @@
+"""The closed loop: every simulated night the production engine plans on the world's state, the
+next day the world lives through that plan, and so on for the days asked.
+
+    world (snapshot files) → strategy.pipeline.build_query + the engine (DuckDB or Spark, the
+    very functions `huancui run` calls, with the same compliance pack) → plan.parquet
+    → World.step: contacts delivered, customers respond, payments, promises, 缓催 pauses,
+      complaints → the world's next snapshot …
+
+What the loop does not do is the case plane's bookkeeping of a run (work items, outbox rows,
+the audit trail): the world simulates their delivery instead. Holds the case plane would place
+(缓催 pauses, promises in good standing, disputes) are handed to the guard as the case plane's
+holds, exactly as contact/holds.for_run does for `huancui run`.
+
+A world is made once per seed (`prepare_world`: the synthetic generator, then the importer's
+validation and delinquency to Parquet) and reused by every strategy of that seed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from huancui.contact.guard import HOLDS_SCHEMA
+from huancui.contact.policy import CompliancePack
+from huancui.kit.settings import Settings
+from huancui.portfolio.importer import build_snapshot_files
+from huancui.portfolio.policy import DelinquencyPolicy
+from huancui.portfolio.synthetic import generate_portfolio
+from huancui.simulation.behaviour import Behaviour
+from huancui.simulation.world import World, load_world
+from huancui.strategy.engines import make_engine
+from huancui.strategy.pipeline import CONTACTS_SCHEMA, build_query
+from huancui.strategy.spec import Strategy
+
+LOOKBACK_DAYS = 60  # contact history kept for the guard's caps and the strategy's cadence
+HISTORY_MONTHS = 13
+FEATURES = ("days_past_due", "arrears_yuan", "grade", "is_card", "cycles_delinquent")
+REWARD_DAYS = 30
+CHAMPION = "champion"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class WorldSource:
+    """A generated delivery's snapshot and truth, for one seed."""
+
+    seed: int
+    as_of: date
+    snapshot: Path
+    truth: Path
+
+
+def prepare_world(
+    *,
+    accounts: int,
+    seed: int,
+    as_of: date,
+    work: Path,
+    settings: Settings,
+    policy: DelinquencyPolicy,
+) -> WorldSource:
+    """Generate a synthetic delivery for `seed` and build its snapshot (cached in `work`)."""
+    folder = work / f"world-{accounts}-{seed}-{as_of.isoformat()}"
+    snapshot = folder / "snapshots" / as_of.isoformat()
+    truth = folder / "delivery" / "truth"
+    if not (snapshot / "accounts.parquet").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        generate_portfolio(
+            accounts=accounts,
+            months=HISTORY_MONTHS,
+            seed=seed,
+            as_of=as_of,
+            out=folder / "delivery",
+        )
+        build_snapshot_files(
+            directory=folder / "delivery",
+            as_of=as_of,
+            settings=settings,
+            policy=policy,
+            root=folder / "snapshots",
+        )
+    return WorldSource(seed, as_of, snapshot, truth)
+
+
+@dataclass
+class ExperimentLog:
+    """Accounts entering an experiment cell: when, which arm, what was known, what they paid in
+    the 30 days after (filled in as the days pass)."""
+
+    experiment: list[str] = field(default_factory=list)
+    arm: list[str] = field(default_factory=list)
+    propensity: list[float] = field(default_factory=list)
+    account: list[np.ndarray] = field(default_factory=list)
+    day: list[int] = field(default_factory=list)
+    features: list[np.ndarray] = field(default_factory=list)
+    start_collected: list[np.ndarray] = field(default_factory=list)
+    reward: list[np.ndarray] = field(default_factory=list)
+    entered: dict[str, np.ndarray] = field(default_factory=dict)  # per experiment, per account
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """One strategy on one seed: the world at the end and what the loop measured."""
+
+    strategy: str
+    seed: int
+    world: World
+    experiments: pa.Table  # one row per account entering a cell, reward null when censored
+    seconds: dict[str, float]
+
+
+def arm_shares(strategy: Strategy) -> dict[tuple[str, str], float]:
+    """(experiment, arm) → the share of a cell's accounts it gets; champion the rest."""
+    shares: dict[tuple[str, str], float] = {}
+    totals: dict[str, float] = {}
+    for c in strategy.challengers:
+        shares[(c.experiment, c.arm)] = c.traffic_share
+        totals[c.experiment] = totals.get(c.experiment, 0.0) + c.traffic_share
+    for experiment, total in totals.items():
+        shares[(experiment, "champion")] = 1.0 - total
+    return shares
+
+
+def run_strategy(
+    *,
+    source: WorldSource,
+    strategy: Strategy,
+    name: str,
+    pack: CompliancePack,
+    behaviour: Behaviour,
+    policy: DelinquencyPolicy,
+    days: int,
+    settings: Settings,
+    engine_name: str,
+    work: Path,
+    on_day: Progress | None = None,
+    cells: dict[str, tuple[str | None, str | None]] | None = None,
+) -> RunOutcome:
+    """Run `strategy` on the seed's world for `days` days through the production engine."""
+    timings = {"load": 0.0, "snapshot": 0.0, "plan": 0.0, "world": 0.0}
+    mark = time.perf_counter()
+    world = load_world(
+        snapshot=source.snapshot,
+        truth=source.truth,
+        as_of=source.as_of,
+        behaviour=behaviour,
+        policy=policy,
+        seed=source.seed,
+    )
+    folder = work / f"run-{name}-{source.seed}"
+    shutil.rmtree(folder, ignore_errors=True)
+    snapshot = folder / "snapshot"
+    snapshot.mkdir(parents=True)
+    for static in ("customers.parquet", "holds.parquet"):
+        if (source.snapshot / static).exists():
+            shutil.copyfile(source.snapshot / static, snapshot / static)
+    engine = make_engine(engine_name, settings)
+    shares = arm_shares(strategy)
+    cells = experiment_cells(strategy) if cells is None else cells
+    log = ExperimentLog()
+    timings["load"] = time.perf_counter() - mark
+    for offset in range(days):
+        as_of = source.as_of + timedelta(days=offset)
+        mark = time.perf_counter()
+        accounts = world.accounts_table()
+        pq.write_table(accounts, snapshot / "accounts.parquet", compression="none")
+        contacts = world.contacts_table(LOOKBACK_DAYS)
+        pq.write_table(
+            contacts.cast(CONTACTS_SCHEMA), snapshot / "contacts.parquet", compression="none"
+        )
+        timings["snapshot"] += time.perf_counter() - mark
+        mark = time.perf_counter()
+        query = build_query(
+            strategy=strategy,
+            pack=pack,
+            snapshot=snapshot,
+            as_of=as_of,
+            case_holds=world.case_holds(HOLDS_SCHEMA),
+        )
+        target = folder / "plan.parquet"
+        engine.write_plan(query, target)
+        plan = pq.read_table(target)
+        timings["plan"] += time.perf_counter() - mark
+        mark = time.perf_counter()
+        _log_entries(log, world, plan, accounts, cells, shares)
+        world.step(plan)
+        _log_rewards(log, world)
+        timings["world"] += time.perf_counter() - mark
+        if on_day is not None:
+            on_day(f"{name} seed {source.seed}: day {offset + 1}/{days}")
+    shutil.rmtree(folder, ignore_errors=True)
+    return RunOutcome(name, source.seed, world, _log_table(log, world), timings)
+
+
+def experiment_cells(strategy: Strategy) -> dict[str, tuple[str | None, str | None]]:
+    """experiment → its cell (segment, stage; None: any), from the strategy's challengers."""
+    return {c.experiment: (c.segment, c.stage) for c in strategy.challengers}
+
+
+def _log_entries(
+    log: ExperimentLog,
+    world: World,
+    plan: pa.Table,
+    accounts: pa.Table,
+    cells: dict[str, tuple[str | None, str | None]],
+    shares: dict[tuple[str, str], float],
+) -> None:
+    """Accounts that appear in an experiment's cell for the first time tonight. The cell, not
+    the plan's experiment column, decides entry, so a strategy without the experiment (the
+    truth runs of offline evaluation) logs the same population."""
+    if not cells or plan.num_rows == 0:
+        return
+    segment = plan.column("segment").to_numpy(zero_copy_only=False)
+    stage = pc.fill_null(plan.column("stage"), "").to_numpy(zero_copy_only=False)
+    experiment_of = pc.fill_null(plan.column("experiment"), "").to_numpy(zero_copy_only=False)
+    arm_of = pc.fill_null(plan.column("arm"), CHAMPION).to_numpy(zero_copy_only=False)
+    idx = np.asarray(pc.index_in(plan.column("account_id"), value_set=world.account_ids))
+    dpd = np.asarray(accounts.column("days_past_due").to_numpy())
+    arrears = np.asarray(accounts.column("arrears_fen").to_numpy()) / 100.0
+    grade = np.asarray(
+        pc.index_in(accounts.column("credit_grade"), value_set=pa.array(list("ABCDE")))
+    ).astype(np.float64)
+    for experiment, (cell_segment, cell_stage) in cells.items():
+        in_cell = np.ones(plan.num_rows, dtype=bool)
+        if cell_segment is not None:
+            in_cell &= segment == cell_segment
+        if cell_stage is not None:
+            in_cell &= stage == cell_stage
+        arm = np.where(experiment_of == experiment, arm_of, CHAMPION)
+        seen = log.entered.setdefault(experiment, np.zeros(world.n, dtype=bool))
+        for name in np.unique(arm[in_cell]):
+            entering = np.unique(idx[in_cell & (arm == name)])
+            entering = entering[~seen[entering]]
+            if entering.size == 0:
+                continue
+            seen[entering] = True
+            log.experiment.append(experiment)
+            log.arm.append(str(name))
+            log.propensity.append(shares.get((experiment, str(name)), 1.0))
+            log.account.append(entering)
+            log.day.append(world.day)
+            log.features.append(
+                np.column_stack(
+                    [
+                        dpd[entering],
+                        arrears[entering],
+                        grade[entering],
+                        world.is_card[entering],
+                        world.cycles[entering],
+                    ]
+                ).astype(np.float64)
+            )
+            log.start_collected.append(world.tally.collected[entering].copy())
+            log.reward.append(np.full(entering.size, np.nan))
+
+
+def _log_rewards(log: ExperimentLog, world: World) -> None:
+    for k, day in enumerate(log.day):
+        if world.day - day == REWARD_DAYS:
+            accounts = log.account[k]
+            log.reward[k] = (world.tally.collected[accounts] - log.start_collected[k]).astype(
+                np.float64
+            )
+
+
+def _log_table(log: ExperimentLog, world: World) -> pa.Table:
+    if not log.account:
+        return pa.table(
+            {
+                "account_id": pa.array([], pa.string()),
+                "experiment": pa.array([], pa.string()),
+                "arm": pa.array([], pa.string()),
+                "propensity": pa.array([], pa.float64()),
+                "entered_day": pa.array([], pa.int64()),
+                **{f: pa.array([], pa.float64()) for f in FEATURES},
+                "reward_fen": pa.array([], pa.float64()),
+            }
+        )
+    sizes = [a.size for a in log.account]
+    accounts = np.concatenate(log.account)
+    features = np.concatenate(log.features)
+    reward = np.concatenate(log.reward)
+    return pa.table(
+        {
+            "account_id": world.account_ids.take(pa.array(accounts)),
+            "experiment": pa.array(np.repeat(log.experiment, sizes)),
+            "arm": pa.array(np.repeat(log.arm, sizes)),
+            "propensity": pa.array(np.repeat(log.propensity, sizes)),
+            "entered_day": pa.array(np.repeat(log.day, sizes)),
+            **{name: pa.array(features[:, i]) for i, name in enumerate(FEATURES)},
+            "reward_fen": pa.array(reward, mask=np.isnan(reward)),
+        }
+    )

@@ -1,0 +1,344 @@
+"""`simulate`: strategies × seeds through the closed loop, KPIs with intervals across seeds, and
+(optionally) offline policy evaluation of the strategies' challenger arms checked against the
+simulator's own ground truth.
+
+Seeds pair the strategies: seed k builds one world (generator seed k) and drives the behaviour's
+common random numbers, so strategy A and B on seed k meet the same customers with the same luck,
+and differences are read pairwise (kpis.summarise).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import yaml
+
+from huancui.contact.policy import load_pack
+from huancui.kit.errors import InvalidInput
+from huancui.kit.settings import Settings
+from huancui.monitoring.data import load_channel_costs
+from huancui.portfolio.policy import load_policy
+from huancui.simulation.behaviour import load_behaviour
+from huancui.simulation.kpis import KPIS, run_kpis, summarise
+from huancui.simulation.loop import (
+    FEATURES,
+    REWARD_DAYS,
+    RunOutcome,
+    experiment_cells,
+    prepare_world,
+    run_strategy,
+)
+from huancui.simulation.ope import LoggedDecisions, evaluate_policy
+from huancui.strategy.loader import load_strategy, parse_strategy
+from huancui.strategy.spec import Strategy
+
+Progress = Callable[[str], None]
+CHAMPION = "champion"
+MIN_LOGGED = 20  # accounts with a full 30-day outcome an offline estimate needs at least
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A strategy to simulate, with the names a report shows."""
+
+    name: str
+    title_en: str
+    title_zh: str
+    source: str
+    strategy: Strategy
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "title_en": self.title_en,
+            "title_zh": self.title_zh,
+            "source": self.source,
+        }
+
+
+def _checked(path: Path) -> Strategy:
+    loaded = load_strategy(path)
+    if loaded.strategy is None:
+        first = loaded.findings[0]
+        raise InvalidInput(f"{path}:{first.line}: {first.message}")
+    return loaded.strategy
+
+
+def from_strategy_file(path: Path) -> Contender:
+    strategy = _checked(path)
+    return Contender(path.stem, strategy.name, strategy.name, str(path), strategy)
+
+
+def from_scenario_file(path: Path) -> Contender:
+    """A scenario: a name, titles, a description and the strategy file it runs."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{path}: cannot read the scenario ({exc})") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path}: a scenario is a mapping with name, titles and strategy")
+    missing = [k for k in ("name", "title_en", "title_zh", "strategy") if not data.get(k)]
+    if missing:
+        raise InvalidInput(f"{path}: field {missing[0]} is required")
+    strategy_path = (path.parent / str(data["strategy"])).resolve()
+    return Contender(
+        str(data["name"]),
+        str(data["title_en"]),
+        str(data["title_zh"]),
+        str(path),
+        _checked(strategy_path),
+    )
+
+
+def with_arm(strategy: Strategy, experiment: str, arm: str | None) -> Strategy:
+    """The strategy as it would be if everyone in the experiment's cells got `arm` (None: the
+    champion): the arm's changes are written into those cells' treatments, and the experiment's
+    challengers removed. The simulator's truth for offline policy evaluation."""
+    data = strategy.model_dump(mode="json", exclude_none=True)
+    challengers = [c for c in strategy.challengers if c.experiment == experiment]
+    chosen = next((c for c in challengers if c.arm == arm), None)
+    if arm is not None and chosen is None:
+        raise InvalidInput(f"experiment {experiment} has no arm {arm}")
+    if chosen is not None:
+        change = chosen.treatment.model_dump(mode="json", exclude_unset=True)
+        for treatment in data["treatments"]:
+            if chosen.segment not in (None, treatment["segment"]):
+                continue
+            if chosen.stage not in (None, treatment["stage"]):
+                continue
+            treatment.update(change)
+    data["challengers"] = [c for c in data.get("challengers", []) if c["experiment"] != experiment]
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    parsed = parse_strategy(text, source=f"{strategy.name} with {experiment}={arm or CHAMPION}")
+    if parsed.strategy is None:
+        raise InvalidInput(f"{experiment}/{arm}: {parsed.findings[0].message}")
+    return parsed.strategy
+
+
+def simulate(
+    contenders: Sequence[Contender],
+    *,
+    accounts: int,
+    days: int,
+    seeds: Sequence[int],
+    start: date,
+    work: Path,
+    settings: Settings,
+    engine: str = "duckdb",
+    behaviour_path: Path | None = None,
+    ope: bool = False,
+    on_progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run every contender on every seed; the result dict of docs/simulation.md."""
+    if not contenders:
+        raise InvalidInput("--strategy or --scenario: name at least one strategy to simulate")
+    names = [c.name for c in contenders]
+    if len(set(names)) != len(names):
+        raise InvalidInput(f"strategies need distinct names; got {', '.join(names)}")
+    if accounts < 100 or days < 1 or not seeds:
+        raise InvalidInput("--accounts must be at least 100, --days at least 1, --seeds at least 1")
+    started = time.perf_counter()
+    notify = on_progress or (lambda message: None)
+    behaviour = load_behaviour(behaviour_path)
+    policy = load_policy(settings.delinquency_policy)
+    pack = load_pack(settings.compliance_pack)
+    costs, _ = load_channel_costs(None)
+    work.mkdir(parents=True, exist_ok=True)
+    per_run: dict[str, dict[int, dict[str, Any]]] = {c.name: {} for c in contenders}
+    daily: dict[str, list[list[Any]]] = {c.name: [] for c in contenders}
+    logs: dict[str, list[pa.Table]] = {c.name: [] for c in contenders}
+    run_seconds: list[float] = []
+
+    def one(
+        contender: Contender,
+        strategy: Strategy,
+        name: str,
+        seed: int,
+        cells: dict[str, tuple[str | None, str | None]] | None = None,
+    ) -> RunOutcome:
+        source = prepare_world(
+            accounts=accounts, seed=seed, as_of=start, work=work, settings=settings, policy=policy
+        )
+        mark = time.perf_counter()
+        outcome = run_strategy(
+            source=source,
+            strategy=strategy,
+            name=name,
+            pack=pack.pack,
+            behaviour=behaviour.behaviour,
+            policy=policy,
+            days=days,
+            settings=settings,
+            engine_name=engine,
+            work=work,
+            on_day=notify,
+            cells=cells,
+        )
+        run_seconds.append(time.perf_counter() - mark)
+        return outcome
+
+    for seed in seeds:
+        for contender in contenders:
+            outcome = one(contender, contender.strategy, contender.name, seed)
+            per_run[contender.name][seed] = run_kpis(outcome.world, costs)
+            daily[contender.name].append(outcome.world.daily)
+            logs[contender.name].append(outcome.experiments)
+    results, differences = summarise(per_run, names)
+    result: dict[str, Any] = {
+        "simulation": {
+            "accounts": accounts,
+            "days": days,
+            "seeds": list(seeds),
+            "start": start.isoformat(),
+            "engine": engine,
+            "pack": pack.pack.name if hasattr(pack.pack, "name") else settings.compliance_pack,
+            "behaviour": {"file": behaviour.source, "sha256": behaviour.sha256},
+            "seconds": {},
+        },
+        "strategies": [c.as_json() for c in contenders],
+        "kpis": [k.as_json() for k in KPIS],
+        "results": results,
+        "differences": differences,
+        "daily": {name: _daily(series) for name, series in daily.items()},
+    }
+    if ope:
+        result["ope"] = _offline_evaluation(contenders, logs, seeds, one)
+    result["simulation"]["seconds"] = {
+        "total": round(time.perf_counter() - started, 1),
+        "per_run_mean": round(float(np.mean(run_seconds)), 1),
+    }
+    return result
+
+
+def _daily(series: list[list[Any]]) -> dict[str, list[Any]]:
+    """Per day, the mean across seeds; collected and complaints cumulative."""
+    days = min(len(s) for s in series)
+
+    def mean(field: str, cumulative: bool = False) -> list[float]:
+        values = np.array([[getattr(f, field) for f in s[:days]] for s in series], dtype=float)
+        if cumulative:
+            values = values.cumsum(axis=1)
+        return [round(float(v), 2) for v in values.mean(axis=0)]
+
+    return {
+        "day": [f.day.isoformat() for f in series[0][:days]],
+        "delinquent_accounts": mean("delinquent_accounts"),
+        "dpd30_accounts": mean("dpd30_accounts"),
+        "collected_fen": mean("collected_fen", cumulative=True),
+        "complaints": mean("complaints", cumulative=True),
+        "in_pause": mean("in_pause"),
+        "contacts": mean("contacts"),
+    }
+
+
+def _rewarded(table: pa.Table, experiment: str) -> pa.Table:
+    rows = table.filter(pc.equal(table.column("experiment"), experiment))
+    return rows.filter(rows.column("reward_fen").is_valid())
+
+
+def _offline_evaluation(
+    contenders: Sequence[Contender],
+    logs: dict[str, list[pa.Table]],
+    seeds: Sequence[int],
+    one: Callable[..., RunOutcome],
+) -> list[dict[str, Any]]:
+    """For each challenger arm: IPW, SNIPW and DR estimates of 'everyone in the cells gets this
+    arm' from the logged run, and the truth from running exactly that strategy on the same seeds."""
+    rows: list[dict[str, Any]] = []
+    for contender in contenders:
+        experiments = sorted({c.experiment for c in contender.strategy.challengers})
+        for experiment in experiments:
+            arms = [CHAMPION] + [
+                c.arm for c in contender.strategy.challengers if c.experiment == experiment
+            ]
+            cells = experiment_cells(contender.strategy)
+            logged = pa.concat_tables([_rewarded(t, experiment) for t in logs[contender.name]])
+            if logged.num_rows < MIN_LOGGED:
+                rows.append(
+                    {
+                        "strategy": contender.name,
+                        "experiment": experiment,
+                        "skipped": f"only {logged.num_rows} accounts entered the cells at least"
+                        f" {REWARD_DAYS} days before the end; {MIN_LOGGED} are needed"
+                        " (more --accounts or --days)",
+                    }
+                )
+                continue
+            action = np.asarray(pc.index_in(logged.column("arm"), value_set=pa.array(arms)))
+            decisions = LoggedDecisions(
+                features=np.column_stack([logged.column(f).to_numpy() for f in FEATURES]),
+                action=action,
+                propensity=logged.column("propensity").to_numpy(),
+                reward=logged.column("reward_fen").to_numpy(),
+                arms=len(arms),
+            )
+            truths: dict[str, dict[str, Any]] = {}
+            for index, arm in enumerate(arms):
+                variant = with_arm(contender.strategy, experiment, None if index == 0 else arm)
+                name = f"{contender.name}--{experiment}-{arm}"
+                pooled = [
+                    _rewarded(
+                        one(contender, variant, name, seed, cells=cells).experiments, experiment
+                    )
+                    .column("reward_fen")
+                    .to_numpy()
+                    for seed in seeds
+                ]
+                truths[arm] = _pooled_mean(np.concatenate(pooled))
+            for index, arm in enumerate(arms[1:], start=1):
+                estimates = evaluate_policy(decisions, np.full(decisions.n, index), seed=0)
+                share = float(
+                    next(
+                        c.traffic_share
+                        for c in contender.strategy.challengers
+                        if c.experiment == experiment and c.arm == arm
+                    )
+                )
+                rows.append(
+                    {
+                        "strategy": contender.name,
+                        "experiment": experiment,
+                        "arm": arm,
+                        "metric": "recovered_30d_fen",
+                        "logged_share": share,
+                        "n": decisions.n,
+                        **{
+                            method: _estimate_json(estimates[method])
+                            for method in ("ipw", "snipw", "dr")
+                        },
+                        "truth": _truth_json(truths[arm]),
+                        "champion_truth": _truth_json(truths[CHAMPION]),
+                    }
+                )
+    return rows
+
+
+def _pooled_mean(rewards: np.ndarray) -> dict[str, Any]:
+    """The truth: mean reward of every account entering the cells on the same seeds, with a
+    normal 95 % interval over accounts (the population the logged estimates describe)."""
+    if rewards.size < 2:
+        return {"mean": None, "low": None, "high": None}
+    mean = float(rewards.mean())
+    half = 1.959964 * float(rewards.std(ddof=1)) / float(np.sqrt(rewards.size))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": int(rewards.size)}
+
+
+def _estimate_json(estimate: Any) -> dict[str, float]:
+    return {"value": estimate.value, "low": estimate.low, "high": estimate.high}
+
+
+def _truth_json(summary: dict[str, Any]) -> dict[str, float | None]:
+    return {
+        "value": summary["mean"],
+        "low": summary["low"],
+        "high": summary["high"],
+        "n": summary.get("n"),
+    }
