@@ -55,6 +55,7 @@ test: lint typecheck pytest
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run.py --write-docs
+	$(BIN)/python benchmarks/bench_simulate.py --write-docs
 
 # Re-resolve the pinned versions (needs the package index); commit constraints.txt afterwards.
 lock: $(BIN)/python

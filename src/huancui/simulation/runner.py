@@ -156,6 +156,8 @@ def simulate(
     daily: dict[str, list[list[Any]]] = {c.name: [] for c in contenders}
     logs: dict[str, list[pa.Table]] = {c.name: [] for c in contenders}
     run_seconds: list[float] = []
+    phases: dict[str, float] = {}
+    prepare_seconds: list[float] = []
 
     def one(
         contender: Contender,
@@ -164,9 +166,11 @@ def simulate(
         seed: int,
         cells: dict[str, tuple[str | None, str | None]] | None = None,
     ) -> RunOutcome:
+        mark = time.perf_counter()
         source = prepare_world(
             accounts=accounts, seed=seed, as_of=start, work=work, settings=settings, policy=policy
         )
+        prepare_seconds.append(time.perf_counter() - mark)
         mark = time.perf_counter()
         outcome = run_strategy(
             source=source,
@@ -183,6 +187,8 @@ def simulate(
             cells=cells,
         )
         run_seconds.append(time.perf_counter() - mark)
+        for phase, seconds in outcome.seconds.items():
+            phases[phase] = phases.get(phase, 0.0) + seconds
         return outcome
 
     for seed in seeds:
@@ -214,6 +220,11 @@ def simulate(
     result["simulation"]["seconds"] = {
         "total": round(time.perf_counter() - started, 1),
         "per_run_mean": round(float(np.mean(run_seconds)), 1),
+        "runs": len(run_seconds),
+        "worlds_prepared": round(float(np.sum(prepare_seconds)), 1),
+        # Summed over runs: reading the world, writing its snapshot files, the engine's plans,
+        # the world's days.
+        "phases": {k: round(v, 1) for k, v in phases.items()},
     }
     return result
 

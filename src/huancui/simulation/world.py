@@ -64,8 +64,8 @@ _RIGHT_PARTY, _DELIVERED, _OTHER = 5, 6, 7
     U_LEAVE,
     U_SURVEY,
     U_SCORE,
-    U_EVENT,
-    U_EVENT_LENGTH,
+    _U_SPARE_1,  # kept so that the later purposes keep their streams
+    _U_SPARE_2,
     U_RECOVERY,
 ) = range(15)
 U_PURPOSES = 15
@@ -123,8 +123,6 @@ class Tally:
     survey_satisfied: np.ndarray
     pauses: np.ndarray
     pause_end: np.ndarray
-    post_pause_cured: np.ndarray
-    post_pause_rolled: np.ndarray
     contacted: np.ndarray
     by_source: np.ndarray  # (sources,) collected fen by SOURCES
     written_off: np.ndarray  # arrears remainders within the tolerance, cleared when paid
@@ -159,8 +157,6 @@ class Tally:
             survey_satisfied=zeros(np.int32),
             pauses=zeros(np.int32),
             pause_end=np.full(n, NO_DAY, dtype=np.int64),
-            post_pause_cured=zeros(bool),
-            post_pause_rolled=zeros(bool),
             contacted=zeros(bool),
             by_source=np.zeros(len(SOURCES), dtype=np.int64),
             written_off=zeros(),
@@ -232,7 +228,6 @@ class World:
     first_account: np.ndarray  # one account per customer, for per-customer draws
     tally: Tally
     was_delinquent: np.ndarray
-    dpd_at_pause_end: np.ndarray
     contacts: list[pa.Table] = field(default_factory=list)
     holds: list[pa.Table] = field(default_factory=list)
     daily: list[DayFigures] = field(default_factory=list)
@@ -644,8 +639,6 @@ class World:
         t = self.tally
         t.pauses[approved] += 1
         t.pause_end[approved] = today + h.pause_days
-        t.post_pause_cured[approved] = False
-        t.post_pause_rolled[approved] = False
         np.add.at(self.goodwill, self.cust[approved], np.float32(h.pause_goodwill_gain))
         self._add_holds(approved, "hardship", today + 1, today + h.pause_days, "缓催 pause")
 
@@ -815,10 +808,6 @@ class World:
         self.missed[cleared] = 0
         self.oldest_due[cleared] = NO_DAY
         self.forgetful[cleared] = False
-        ended = self.tally.pause_end[cured]
-        self.tally.post_pause_cured[cured] |= (
-            (ended != NO_DAY) & (today >= ended) & (today - ended <= 30)
-        )
 
     def _complaints_and_leaving(self, today: int, u: np.ndarray, delivery: Delivery | None) -> int:
         """Complaints about today's contacts, and customers who decide to leave."""
@@ -927,11 +916,6 @@ class World:
         t.ever_delinquent |= delinquent
         t.early_delinquent |= delinquent & (dpd < 30)
         t.reached_30 |= t.early_delinquent & (dpd >= 30)
-        ended = t.pause_end
-        after = (ended != NO_DAY) & (today > ended) & (today - ended <= 30)
-        t.post_pause_rolled |= after & (dpd >= 31) & (self.dpd_at_pause_end < 31)
-        just_ended = ended == today
-        self.dpd_at_pause_end[just_ended] = dpd[just_ended]
         self.salience[~delinquent] = 0.0
 
 
@@ -1107,7 +1091,6 @@ def load_world(
         first_account=first_account,
         tally=Tally.empty(n, arrears),
         was_delinquent=np.zeros(n, dtype=bool),
-        dpd_at_pause_end=np.zeros(n, dtype=np.int32),
     )
     world.was_delinquent = world.days_past_due() > 0
     world.tally.start_open = status == OPEN
