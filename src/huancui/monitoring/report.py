@@ -487,7 +487,7 @@ def _strategy_words(session: Session, lang: Language) -> tuple[dict[str, str], d
 # --- figures ----------------------------------------------------------------------------------
 
 
-def _layout(title: str, **extra: Any) -> dict[str, Any]:
+def chart_layout(title: str, **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
         "template": "none",
@@ -502,7 +502,7 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
     return layout
 
 
-def _as_json(figure: go.Figure) -> dict[str, Any]:
+def figure_json(figure: go.Figure) -> dict[str, Any]:
     """The figure as plain JSON (what Plotly.newPlot takes), so pages can draw it too."""
     data: dict[str, Any] = json.loads(pio.to_json(figure, validate=False))
     return data
@@ -512,7 +512,7 @@ def _delinquency_figure(report: KpiReport, labels: dict[str, str]) -> dict[str, 
     series = report.delinquency
     x = [d.isoformat() for d in series.dates]
     figure = go.Figure(
-        layout=_layout(
+        layout=chart_layout(
             labels["trends.delinquency"],
             hovermode="x unified",
             yaxis={
@@ -564,7 +564,7 @@ def _delinquency_figure(report: KpiReport, labels: dict[str, str]) -> dict[str, 
             yanchor="bottom",
             font={"size": 11},
         )
-    return _as_json(figure)
+    return figure_json(figure)
 
 
 def _parts(result: KpiResult, period: str = TOTAL, group: str = ALL) -> tuple[str, str]:
@@ -590,7 +590,7 @@ def _detail(result: KpiResult, period: str = TOTAL) -> str:
 def _recovery_figure(report: KpiReport, labels: dict[str, str]) -> dict[str, Any]:
     periods = [p.label for p in report.periods if p.label != TOTAL]
     figure = go.Figure(
-        layout=_layout(
+        layout=chart_layout(
             labels["trends.recovery"],
             hovermode="x unified",
             yaxis={
@@ -616,7 +616,7 @@ def _recovery_figure(report: KpiReport, labels: dict[str, str]) -> dict[str, Any
                 hovertemplate="%{y:.2f}% (%{customdata[0]} / %{customdata[1]})",
             )
         )
-    return _as_json(figure)
+    return figure_json(figure)
 
 
 def _share_text(share: Decimal | None) -> str:
@@ -660,7 +660,7 @@ def _roll_figure(report: KpiReport, labels: dict[str, str]) -> dict[str, Any] | 
             xgap=1,
             ygap=1,
         ),
-        layout=_layout(
+        layout=chart_layout(
             labels["roll.title"],
             height=120 + 40 * len(rows),
             xaxis={"title": {"text": labels["roll.to"]}, "side": "top", "type": "category"},
@@ -672,7 +672,7 @@ def _roll_figure(report: KpiReport, labels: dict[str, str]) -> dict[str, Any] | 
             margin={"l": 80, "r": 24, "t": 96, "b": 24},
         ),
     )
-    return _as_json(figure)
+    return figure_json(figure)
 
 
 def _funnel_counts(report: KpiReport) -> list[tuple[str, int]]:
@@ -705,11 +705,11 @@ def _funnel_figure(report: KpiReport, labels: dict[str, str]) -> dict[str, Any] 
             connector={"line": {"color": "#ccc"}},
             hovertemplate="%{y}: %{x:,}<extra></extra>",
         ),
-        layout=_layout(
+        layout=chart_layout(
             labels["funnel.title"], height=340, margin={"l": 160, "r": 24, "t": 56, "b": 24}
         ),
     )
-    return _as_json(figure)
+    return figure_json(figure)
 
 
 # --- tables -------------------------------------------------------------------------------
@@ -1038,7 +1038,7 @@ def _environment() -> Environment:
     )
 
 
-def _figure_html(name: str, figure: dict[str, Any] | None) -> Markup | None:
+def figure_html(name: str, figure: dict[str, Any] | None) -> Markup | None:
     if figure is None:
         return None
     html = pio.to_html(
@@ -1054,7 +1054,7 @@ def _figure_html(name: str, figure: dict[str, Any] | None) -> Markup | None:
 
 def render_report(data: dict[str, Any]) -> str:
     """The HTML document of `report_data`'s dict: plotly.js once, inline; nothing fetched."""
-    figures = {name: _figure_html(name, f) for name, f in data["figures"].items()}
+    figures = {name: figure_html(name, f) for name, f in data["figures"].items()}
     template = _environment().get_template("report.html.j2")
     return template.render(**data, figure_html=figures, plotly_js=Markup(get_plotlyjs()))
 

@@ -25,7 +25,13 @@ from huancui import __version__
 from huancui.kit.errors import InvalidInput
 from huancui.kit.money import display_yuan, round_half_up
 from huancui.monitoring.experiments import LANGUAGES, Language
-from huancui.monitoring.report import EMPTY, LINE_COLOURS, _as_json, _figure_html, _layout
+from huancui.monitoring.report import (
+    EMPTY,
+    LINE_COLOURS,
+    chart_layout,
+    figure_html,
+    figure_json,
+)
 
 DEFAULT_LANGUAGE: Final[Language] = "zh-CN"
 
@@ -369,9 +375,11 @@ def _headline_figure(
         )
     figure.update_xaxes(showticklabels=False)
     figure.update_layout(
-        _layout(labels["charts.headline"], height=400, margin={"l": 48, "r": 24, "t": 88, "b": 48})
+        chart_layout(
+            labels["charts.headline"], height=400, margin={"l": 48, "r": 24, "t": 88, "b": 48}
+        )
     )
-    return _as_json(figure)
+    return figure_json(figure)
 
 
 def _daily_figure(
@@ -385,7 +393,7 @@ def _daily_figure(
 ) -> dict[str, Any] | None:
     days = max((len(d.get("day", [])) for d in result["daily"].values()), default=0)
     figure = go.Figure(
-        layout=_layout(
+        layout=chart_layout(
             labels[label],
             hovermode="x unified",
             # whole days only: plotly would put ticks at noon on a short run
@@ -413,7 +421,7 @@ def _daily_figure(
                 hovertemplate="%{y:,.2f}" if yuan else "%{y:,.0f}",
             )
         )
-    return _as_json(figure) if figure.data else None
+    return figure_json(figure) if figure.data else None
 
 
 def _estimate(estimate: dict[str, Any] | None, unit: str) -> dict[str, str]:
@@ -527,6 +535,6 @@ def render_simulation_report(result: dict[str, Any], *, lang: str = DEFAULT_LANG
     """The simulation result as one self-contained HTML document in `lang` ("zh-CN" or "en"):
     plotly.js once, inline; nothing fetched. Raises InvalidInput for any other language."""
     view = simulation_view(result, lang=lang)
-    figures = {name: _figure_html(f"sim-{name}", f) for name, f in view["figures"].items()}
+    figures = {name: figure_html(f"sim-{name}", f) for name, f in view["figures"].items()}
     template = _environment().get_template("simulation_report.html.j2")
     return template.render(**view, figure_html=figures, plotly_js=Markup(get_plotlyjs()))
