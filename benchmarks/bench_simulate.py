@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_plan import machine  # noqa: E402  (the machine line all benchmarks print)
+
 HUANCUI = Path(sys.executable).parent / "huancui"
 MARK_START, MARK_END = "<!-- simulate -->", "<!-- /simulate -->"
 
@@ -42,19 +44,6 @@ def child(args: list[str], env: dict[str, str], out: Path) -> tuple[float, float
         raise SystemExit(f"{' '.join(args)} failed:\n{err}")
     data = json.loads(out.read_text(encoding="utf-8"))
     return seconds, usage.ru_maxrss / 1024, data
-
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next(
-                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                model,
-            )
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}"
 
 
 def run(accounts: int, days: int) -> str:
