@@ -259,21 +259,15 @@ def _refused(
     form: str,
     values: dict[str, str],
     *,
-    problem: FormProblem | None = None,
-    refusal: HuancuiError | None = None,
+    error: FormProblem | HuancuiError | None = None,
     quote: dict[str, Any] | None = None,
 ) -> Response:
-    """The page again, nothing saved: the form as sent, the error next to the field (or above
-    the form for a refusal by a service)."""
+    """The page again, nothing saved: the form as sent, the error next to the field (a
+    FormProblem) or above the form (a refusal by a service)."""
     db.rollback()  # whatever the refused attempt wrote goes
-    t = translator(request)
     errors = Fields()
-    if problem is not None:
-        errors[problem.field] = (
-            problem.values["message"] if problem.key == "raw" else t(problem.key, **problem.values)
-        )
-    if refusal is not None:
-        errors["form"] = str(refusal)
+    if error is not None:
+        errors.update(_error_fields(request, error))
     state = FormState(values=Fields(values), errors=errors, quote=quote)
     return _account_page(
         request,
@@ -285,6 +279,15 @@ def _refused(
         forms={form: state},
         status_code=422 if errors else 200,
     )
+
+
+def _error_fields(request: Request, error: FormProblem | HuancuiError) -> dict[str, str]:
+    """Where an error shows: a FormProblem next to its field, a service's refusal as "form"."""
+    if isinstance(error, FormProblem):
+        t = translator(request)
+        text = error.values["message"] if error.key == "raw" else t(error.key, **error.values)
+        return {error.field: text}
+    return {"form": str(error)}
 
 
 def _checked_text(request: Request, field_name: str, text: str, *, required: bool) -> str:
@@ -332,13 +335,9 @@ def log_outcome(
             occurred_at=datetime.now(UTC),
             channel=channel,
         )
-    except FormProblem as problem:
+    except (FormProblem, HuancuiError) as error:
         return _refused(
-            request, user, db, settings, policy, account_id, "outcome", values, problem=problem
-        )
-    except HuancuiError as refusal:
-        return _refused(
-            request, user, db, settings, policy, account_id, "outcome", values, refusal=refusal
+            request, user, db, settings, policy, account_id, "outcome", values, error=error
         )
     flash(request, "collector.outcome.logged", account=account_id, outcome=codes[outcome]["label"])
     return redirect("/work")
@@ -367,13 +366,9 @@ def release_case(
             reason=text,
             force=user.role in cases.SUPERVISOR_ROLES,
         )
-    except FormProblem as problem:
+    except (FormProblem, HuancuiError) as error:
         return _refused(
-            request, user, db, settings, policy, account_id, "release", values, problem=problem
-        )
-    except HuancuiError as refusal:
-        return _refused(
-            request, user, db, settings, policy, account_id, "release", values, refusal=refusal
+            request, user, db, settings, policy, account_id, "release", values, error=error
         )
     flash(request, "collector.release.done", account=account_id)
     return redirect("/work")
@@ -570,10 +565,8 @@ def quote_fragment(
     else:
         try:
             quote = _quote_for(db, settings, policy, account_id, wd.as_of, kind, values)
-        except FormProblem as problem:
-            error = t(problem.key, **problem.values)
-        except HuancuiError as refusal:
-            error = str(refusal)
+        except (FormProblem, HuancuiError) as problem:
+            error = next(iter(_error_fields(request, problem).values()))
     return render(request, "collector/quote.html", {"quote": quote, "quote_error": error})
 
 
@@ -648,7 +641,7 @@ def _proposal_route(
             proposal=_proposal(kind, values),
             reason=reason,
         )
-    except FormProblem as problem:
+    except (FormProblem, HuancuiError) as error:
         return _refused(
             request,
             user,
@@ -658,20 +651,7 @@ def _proposal_route(
             account_id,
             form,
             values,
-            problem=problem,
-            quote=quote,
-        )
-    except HuancuiError as refusal:
-        return _refused(
-            request,
-            user,
-            db,
-            settings,
-            policy,
-            account_id,
-            form,
-            values,
-            refusal=refusal,
+            error=error,
             quote=quote,
         )
     flash(request, f"collector.{form}.recorded", account=account_id, arrangement=arrangement_id)
@@ -777,7 +757,7 @@ def apply_hardship(
             occurred_at=datetime.now(UTC),
             hardship_id=row.hardship_id,
         )
-    except FormProblem as problem:
+    except (FormProblem, HuancuiError) as error:
         return _refused(
             request,
             user,
@@ -787,20 +767,7 @@ def apply_hardship(
             account_id,
             "hardship",
             values,
-            problem=problem,
-            quote=quote,
-        )
-    except HuancuiError as refusal:
-        return _refused(
-            request,
-            user,
-            db,
-            settings,
-            policy,
-            account_id,
-            "hardship",
-            values,
-            refusal=refusal,
+            error=error,
             quote=quote,
         )
     flash(request, "collector.hardship.recorded", account=account_id, hardship=row.hardship_id)
