@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from huancui.access.keys_cli import register as register_key_commands
+from huancui.analytics.cli import register as register_model_commands
 from huancui.arrangements.cli import register as register_arrangement_commands
 from huancui.arrangements.quote_cli import quote_app
 from huancui.cases.cli import register as register_case_commands
@@ -57,6 +58,7 @@ register_serve_command(app)
 register_case_commands(app)
 register_key_commands(app)
 register_simulate_command(app)
+register_model_commands(app)
 
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]

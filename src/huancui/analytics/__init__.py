@@ -1,0 +1,1 @@
+"""Analytics: features, models of ability and willingness to pay, early warning, treatment optimisation."""

@@ -1,0 +1,115 @@
+"""`huancui model train|validate|score --target NAME --as-of DATE [--json]` (docs/analytics.md).
+
+Mounted by huancui/cli.py with `register`; the model libraries load only when a command runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from huancui.cli_support import JsonFlag, emit_json, err, fail, out, parse_date
+from huancui.kit.errors import HuancuiError
+from huancui.kit.settings import get_settings
+
+model_app = typer.Typer(
+    help="Models of ability and willingness to pay and early warning (模型).", no_args_is_help=True
+)
+Target = Annotated[str, typer.Option("--target", help="pay_30d, roll or early_warning.")]
+AsOf = Annotated[str, typer.Option("--as-of", help="Snapshot date, YYYY-MM-DD.")]
+Version = Annotated[int | None, typer.Option("--version", help="Model version (default: newest).")]
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+@model_app.command("train")
+def train_command(target: Target, as_of: AsOf, json_out: JsonFlag = False) -> None:
+    """Train LightGBM and a WoE scorecard on earlier month ends, validate on the latest."""
+    from huancui.analytics import service
+
+    day = parse_date(as_of)
+    try:
+        with err.status("training…"):
+            result = service.train(get_settings(), target=target, as_of=day)
+    except HuancuiError as exc:
+        raise fail(exc) from None
+    if json_out:
+        emit_json(result)
+        return
+    out.print(
+        f"{target}: trained on {', '.join(result['train_dates'])}"
+        f" ({result['rows']['train']:,} rows), validated on {result['validation_dates'][0]}"
+        f" ({result['rows']['validation']:,} rows); saved to {result['artifact']}",
+        highlight=False,
+    )
+    for model, parts in result["metrics"].items():
+        v = parts["validation"]
+        out.print(
+            f"  {model:9s} validation AUC {_pct(v['auc'])}, Gini {_pct(v['gini'])},"
+            f" KS {_pct(v['ks'])}, PSI vs training {_pct(v.get('psi'))}",
+            highlight=False,
+        )
+
+
+@model_app.command("validate")
+def validate_command(
+    target: Target, as_of: AsOf, version: Version = None, json_out: JsonFlag = False
+) -> None:
+    """Re-measure a registered model on the latest month end whose outcome is known."""
+    from huancui.analytics import service
+
+    try:
+        result = service.validate(
+            get_settings(), target=target, as_of=parse_date(as_of), version=version
+        )
+    except HuancuiError as exc:
+        raise fail(exc) from None
+    if json_out:
+        emit_json(result)
+        return
+    out.print(
+        f"{target} v{result['model_version']} (trained {result['trained']}) on {result['on']},"
+        f" {result['rows']:,} accounts",
+        highlight=False,
+    )
+    for model, v in result["report"].items():
+        out.print(
+            f"  {model:9s} AUC {_pct(v['auc'])}, Gini {_pct(v['gini'])}, KS {_pct(v['ks'])},"
+            f" Brier {_pct(v['brier'])}, PSI vs training {_pct(v.get('psi'))}",
+            highlight=False,
+        )
+
+
+@model_app.command("score")
+def score_command(
+    target: Target,
+    as_of: AsOf,
+    version: Version = None,
+    lang: Annotated[str, typer.Option(help="Language of the reasons: zh-CN or en.")] = "zh-CN",
+    json_out: JsonFlag = False,
+) -> None:
+    """Score the target's population on a date; writes HUANCUI_HOME/scores/DATE/TARGET.parquet."""
+    from huancui.analytics import service
+
+    try:
+        result = service.score(
+            get_settings(), target=target, as_of=parse_date(as_of), lang=lang, version=version
+        )
+    except HuancuiError as exc:
+        raise fail(exc) from None
+    if json_out:
+        emit_json(result)
+        return
+    out.print(
+        f"{target} v{result['model_version']}: {result['accounts']:,} accounts scored on"
+        f" {result['as_of']}, mean score {_pct(result['mean_score'])}, PSI vs training"
+        f" {_pct(result['psi_vs_training'])}; written to {result['file']}",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(model_app, name="model")

@@ -1,0 +1,226 @@
+"""The model use cases behind `huancui model train|validate|score`.
+
+Examples come from one imported snapshot: features on month ends D (point in time, features.py)
+and labels over the 30 days after D (labels.py), for every month end whose 30 days have passed by
+the snapshot's as-of. The split is by time: the latest such month end validates, the earlier ones
+train. Artifacts go to the registry (HUANCUI_HOME/models/<target>/v<N>/).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from huancui.analytics import registry
+from huancui.analytics.features import FEATURES, build_features
+from huancui.analytics.labels import TARGETS, build_labels
+from huancui.analytics.metrics import psi, validation_report
+from huancui.analytics.models import predict, reasons, train_models
+from huancui.kit.errors import InvalidInput, NotFound
+from huancui.kit.settings import Settings
+from huancui.portfolio.snapshot_store import snapshot_dir
+
+HORIZON_DAYS = 30
+TRAIN_MONTHS = 6  # month ends used for training before the validation month end
+FEATURE_NAMES = tuple(f.name for f in FEATURES)
+# The outcome a reason explains: the 'bad' label of each target.
+BAD_LABEL = {"pay_30d": 0, "roll": 1, "early_warning": 1}
+
+
+@dataclass(frozen=True)
+class Examples:
+    features: pa.Table
+    labels: np.ndarray
+    dates: list[date]
+
+
+def _snapshot(settings: Settings, as_of: date) -> Path:
+    folder = snapshot_dir(settings.snapshots_dir, as_of)
+    if not (folder / "accounts.parquet").exists():
+        raise NotFound(
+            f"no snapshot of {as_of}; import one with `huancui import DIR --as-of {as_of}`"
+        )
+    return folder
+
+
+def _check_target(target: str) -> None:
+    if target not in TARGETS:
+        raise InvalidInput(f"--target {target!r}: choose one of {', '.join(TARGETS)}")
+
+
+def month_ends(as_of: date, *, count: int) -> list[date]:
+    """The last `count` month ends whose 30 days have passed by `as_of`, oldest first."""
+    ends: list[date] = []
+    day = as_of.replace(day=1) - timedelta(days=1)
+    while len(ends) < count:
+        if day + timedelta(days=HORIZON_DAYS) <= as_of:
+            ends.append(day)
+        day = day.replace(day=1) - timedelta(days=1)
+    return sorted(ends)
+
+
+def examples(snapshot: Path, target: str, dates: list[date]) -> Examples:
+    """Features and labels of the target's population on each date, stacked."""
+    parts, labels = [], []
+    for day in dates:
+        features = build_features(snapshot, day)
+        labelled = build_labels(snapshot, day, target, horizon_days=HORIZON_DAYS)
+        joined = features.join(labelled, "account_id", join_type="inner").sort_by("account_id")
+        parts.append(joined.select(["account_id", "as_of", *FEATURE_NAMES]))
+        labels.append(joined.column("label").to_numpy().astype(np.int8))
+    return Examples(pa.concat_tables(parts), np.concatenate(labels), dates)
+
+
+def _digest(table: pa.Table, labels: np.ndarray) -> str:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    digest = hashlib.sha256(sink.getvalue().to_pybytes())
+    digest.update(labels.tobytes())
+    return digest.hexdigest()
+
+
+def train(settings: Settings, *, target: str, as_of: date, seed: int = 7) -> dict[str, Any]:
+    """Train both models on the earlier month ends, validate on the latest; register them."""
+    _check_target(target)
+    snapshot = _snapshot(settings, as_of)
+    dates = month_ends(as_of, count=TRAIN_MONTHS + 1)
+    train_set = examples(snapshot, target, dates[:-1])
+    valid_set = examples(snapshot, target, dates[-1:])
+    if len(set(train_set.labels.tolist())) < 2:
+        raise InvalidInput(
+            f"{target}: the training months have only one outcome; more history is needed"
+        )
+    pair = train_models(train_set.features, train_set.labels, features=FEATURE_NAMES, seed=seed)
+    p_train = predict(pair, train_set.features)
+    p_valid = predict(pair, valid_set.features)
+    metrics = {
+        model: {
+            "train": validation_report(train_set.labels, p_train[model]),
+            "validation": validation_report(
+                valid_set.labels, p_valid[model], p_train=p_train[model]
+            ),
+        }
+        for model in p_valid
+    }
+    metadata = {
+        "target": target,
+        "as_of": as_of.isoformat(),
+        "features": list(FEATURE_NAMES),
+        "train_dates": [d.isoformat() for d in train_set.dates],
+        "validation_dates": [d.isoformat() for d in valid_set.dates],
+        "rows": {"train": int(train_set.labels.size), "validation": int(valid_set.labels.size)},
+        "positive_share": {
+            "train": float(train_set.labels.mean()),
+            "validation": float(valid_set.labels.mean()),
+        },
+        "data_sha256": _digest(train_set.features, train_set.labels),
+        "metrics": metrics,
+        "seed": seed,
+        "train_scores": {
+            m: np.asarray(p, dtype=float).round(6).tolist() for m, p in p_train.items()
+        },
+    }
+    folder = registry.save(pair, settings.home, target, metadata)
+    return {**{k: v for k, v in metadata.items() if k != "train_scores"}, "artifact": str(folder)}
+
+
+def score(
+    settings: Settings, *, target: str, as_of: date, lang: str = "zh-CN", version: int | None = None
+) -> dict[str, Any]:
+    """Score the target's population on `as_of` with the registered model; writes
+    HUANCUI_HOME/scores/<as_of>/<target>.parquet (account_id, score, scorecard probability,
+    reasons) and returns a summary with the population's stability (PSI) against training."""
+    _check_target(target)
+    snapshot = _snapshot(settings, as_of)
+    pair, metadata = registry.load(settings.home, target, version)
+    features = build_features(snapshot, as_of)
+    population = _population(snapshot, as_of, target)
+    table = features.filter(pc.is_in(features.column("account_id"), value_set=population))
+    scores = predict(pair, table)
+    why = reasons(pair, table, FEATURES, lang, towards=BAD_LABEL[target])
+    out = snapshot_dir(settings.home / "scores", as_of)
+    out.mkdir(parents=True, exist_ok=True)
+    result = pa.table(
+        {
+            "account_id": table.column("account_id"),
+            f"score_{target}": pa.array(scores["lightgbm"]),
+            f"scorecard_{target}": pa.array(scores["scorecard"]),
+            "reasons": pa.array(["; ".join(r) for r in why]),
+            "model_version": pa.array([metadata["version"]] * table.num_rows, pa.int32()),
+        }
+    )
+    path = out / f"{target}.parquet"
+    pq.write_table(result, path)
+    stability = validation_stability(metadata, scores["lightgbm"])
+    return {
+        "target": target,
+        "as_of": as_of.isoformat(),
+        "model_version": metadata["version"],
+        "accounts": table.num_rows,
+        "mean_score": float(np.mean(scores["lightgbm"])) if table.num_rows else None,
+        "psi_vs_training": stability,
+        "file": str(path),
+    }
+
+
+def validation_stability(metadata: dict[str, Any], scores: np.ndarray) -> float | None:
+    """PSI of today's scores against the training scores kept in the metadata."""
+    train_scores = np.asarray(metadata.get("train_scores", {}).get("lightgbm", []), dtype=float)
+    if train_scores.size < 10 or scores.size < 10:
+        return None
+    return float(psi(train_scores, scores))
+
+
+def _population(snapshot: Path, as_of: date, target: str) -> pa.Array:
+    accounts = pq.read_table(
+        snapshot / "accounts.parquet",
+        columns=["account_id", "days_past_due", "charged_off", "status"],
+    )
+    dpd = accounts.column("days_past_due")
+    live = pc.and_(
+        pc.invert(accounts.column("charged_off")), pc.equal(accounts.column("status"), "open")
+    )
+    wanted = pc.equal(dpd, 0) if target == "early_warning" else pc.greater(dpd, 0)
+    return accounts.filter(pc.and_(live, wanted)).column("account_id").combine_chunks()
+
+
+def validate(
+    settings: Settings, *, target: str, as_of: date, version: int | None = None
+) -> dict[str, Any]:
+    """The registered model's validation report, re-measured on the latest month end whose 30
+    days have passed by `as_of` (out of time when `as_of` is later than the training snapshot)."""
+    _check_target(target)
+    snapshot = _snapshot(settings, as_of)
+    pair, metadata = registry.load(settings.home, target, version)
+    day = month_ends(as_of, count=1)
+    data = examples(snapshot, target, day)
+    scores = predict(pair, data.features)
+    train_scores = metadata.get("train_scores", {})
+    return {
+        "target": target,
+        "model_version": metadata["version"],
+        "trained": metadata["as_of"],
+        "on": day[0].isoformat(),
+        "rows": int(data.labels.size),
+        "report": {
+            model: validation_report(
+                data.labels,
+                p,
+                p_train=np.asarray(train_scores[model]) if model in train_scores else None,
+            )
+            for model, p in scores.items()
+        },
+    }
+
+
+def dumps(result: dict[str, Any]) -> str:
+    return json.dumps(result, ensure_ascii=False, indent=2, default=str)

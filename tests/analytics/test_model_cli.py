@@ -1,0 +1,62 @@
+"""`huancui model train|validate|score` end to end on an imported synthetic snapshot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from ..conftest import Cli
+
+AS_OF = "2026-11-27"
+
+
+@pytest.fixture
+def imported(sqlite_cli: Cli, tmp_path: Path) -> Cli:
+    delivery = tmp_path / "delivery"
+    made = sqlite_cli(
+        "generate", "--accounts", "4000", "--months", "13", "--seed", "3",
+        "--as-of", AS_OF, "--out", str(delivery),
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    done = sqlite_cli("import", str(delivery), "--as-of", AS_OF)
+    assert done.exit_code == 0, done.output
+    return sqlite_cli
+
+
+def test_train_validate_and_score_pay_30d(imported: Cli) -> None:
+    trained = imported("model", "train", "--target", "pay_30d", "--as-of", AS_OF, "--json")
+    assert trained.exit_code == 0, trained.output
+    result = json.loads(trained.stdout)
+    assert len(result["train_dates"]) == 6 and result["validation_dates"] == ["2026-09-30"]
+    assert max(result["train_dates"]) < result["validation_dates"][0]
+    for model in ("lightgbm", "scorecard"):
+        validation = result["metrics"][model]["validation"]
+        assert 0.6 < validation["auc"] <= 1.0, (model, validation["auc"])
+        assert validation["gini"] == pytest.approx(2 * validation["auc"] - 1)
+    assert Path(result["artifact"], "metadata.json").exists()
+
+    checked = imported("model", "validate", "--target", "pay_30d", "--as-of", AS_OF, "--json")
+    assert checked.exit_code == 0, checked.output
+    report = json.loads(checked.stdout)
+    assert report["model_version"] == 1 and report["rows"] > 0
+
+    scored = imported(
+        "model", "score", "--target", "pay_30d", "--as-of", AS_OF, "--lang", "en", "--json"
+    )
+    assert scored.exit_code == 0, scored.output
+    summary = json.loads(scored.stdout)
+    table = pq.read_table(summary["file"])
+    assert table.num_rows == summary["accounts"] > 0
+    scores = table.column("score_pay_30d").to_numpy()
+    assert ((scores >= 0) & (scores <= 1)).all()
+    assert all(text for text in table.column("reasons").to_pylist())
+
+
+def test_unknown_target_and_missing_snapshot_are_refused(sqlite_cli: Cli) -> None:
+    bad = sqlite_cli("model", "train", "--target", "nope", "--as-of", AS_OF)
+    assert bad.exit_code != 0 and "pay_30d" in bad.output
+    missing = sqlite_cli("model", "train", "--target", "roll", "--as-of", AS_OF)
+    assert missing.exit_code != 0 and "huancui import" in missing.output
