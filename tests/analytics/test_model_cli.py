@@ -60,3 +60,28 @@ def test_unknown_target_and_missing_snapshot_are_refused(sqlite_cli: Cli) -> Non
     assert bad.exit_code != 0 and "pay_30d" in bad.output
     missing = sqlite_cli("model", "train", "--target", "roll", "--as-of", AS_OF)
     assert missing.exit_code != 0 and "huancui import" in missing.output
+
+
+def test_ability_and_willingness_are_checked_against_the_truth(
+    imported: Cli, tmp_path: Path
+) -> None:
+    for target in ("ability", "willingness"):
+        trained = imported("model", "train", "--target", target, "--as-of", AS_OF, "--json")
+        assert trained.exit_code == 0, trained.output
+        result = json.loads(trained.stdout)
+        assert result["label"] == "pays_due"
+        assert "credit_grade" not in result["features"]
+    truth = tmp_path / "delivery" / "truth"
+    checked = imported("model", "truth", "--as-of", AS_OF, "--truth", str(truth), "--json")
+    assert checked.exit_code == 0, checked.output
+    report = json.loads(checked.stdout)
+    rho = report["spearman"]
+    assert report["customers"] > 1000
+    # The ability score ranks customers by their latent ability, and more by ability than by
+    # willingness; the willingness score at least moves with willingness.
+    assert rho["ability_score~ability"] > 0.4
+    assert rho["ability_score~ability"] > rho["ability_score~willingness"] + 0.2
+    assert rho["willingness_score~willingness"] > 0.1
+    assert report["quadrant_agreement"] > 0.3
+    missing = imported("model", "truth", "--as-of", AS_OF, "--truth", str(tmp_path / "nowhere"))
+    assert missing.exit_code != 0 and "truth" in missing.output

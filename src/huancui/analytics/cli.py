@@ -5,6 +5,7 @@ Mounted by huancui/cli.py with `register`; the model libraries load only when a 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -16,7 +17,9 @@ from huancui.kit.settings import get_settings
 model_app = typer.Typer(
     help="Models of ability and willingness to pay and early warning (模型).", no_args_is_help=True
 )
-Target = Annotated[str, typer.Option("--target", help="pay_30d, roll or early_warning.")]
+Target = Annotated[
+    str, typer.Option("--target", help="pay_30d, roll, early_warning, ability or willingness.")
+]
 AsOf = Annotated[str, typer.Option("--as-of", help="Snapshot date, YYYY-MM-DD.")]
 Version = Annotated[int | None, typer.Option("--version", help="Model version (default: newest).")]
 
@@ -107,6 +110,36 @@ def score_command(
         f"{target} v{result['model_version']}: {result['accounts']:,} accounts scored on"
         f" {result['as_of']}, mean score {_pct(result['mean_score'])}, PSI vs training"
         f" {_pct(result['psi_vs_training'])}; written to {result['file']}",
+        highlight=False,
+    )
+
+
+@model_app.command("truth")
+def truth_command(
+    as_of: AsOf,
+    truth: Annotated[Path, typer.Option(help="The generated world's truth folder (DIR/truth).")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Synthetic worlds only: rank correlation of the ability and willingness scores with the
+    customers' latent traits, and agreement of the four quadrants."""
+    from huancui.analytics import service
+
+    try:
+        result = service.check_truth(get_settings(), as_of=parse_date(as_of), truth=truth)
+    except HuancuiError as exc:
+        raise fail(exc) from None
+    if json_out:
+        emit_json(result)
+        return
+    out.print(
+        f"{result['customers']:,} customers on {result['as_of']} (models"
+        f" {result['model_versions']}): Spearman",
+        highlight=False,
+    )
+    for pair, value in result["spearman"].items():
+        out.print(f"  {pair:34s} {value:+.3f}", highlight=False)
+    out.print(
+        f"  quadrants agree for {result['quadrant_agreement']:.1%} of customers (25% by chance)",
         highlight=False,
     )
 

@@ -21,7 +21,7 @@ from huancui.analytics.features import (
 )
 from huancui.kit.errors import InvalidInput
 
-TARGETS = ("pay_30d", "roll", "early_warning")
+TARGETS = ("pay_30d", "roll", "early_warning", "pays_due")
 
 
 def build_labels(snapshot: Path, as_of: date, target: str, horizon_days: int = 30) -> pa.Table:
@@ -43,6 +43,7 @@ def build_labels(snapshot: Path, as_of: date, target: str, horizon_days: int = 3
             "pay_30d": _pay_query,
             "roll": _roll_query,
             "early_warning": _early_warning_query,
+            "pays_due": _pays_due_query,
         }[target](start=sql_date(as_of), end=sql_date(end))
         return con.sql(query).to_arrow_table()
     finally:
@@ -92,4 +93,18 @@ def _early_warning_query(*, start: str, end: str) -> str:
     FROM population p
     WHERE p.days_past_due = 0
     ORDER BY p.account_id
+    """
+
+
+def _pays_due_query(*, start: str, end: str) -> str:
+    """Every account on the date: 1 when it meets what it owes over the window — a past-due
+    account pays at least its minimum due (pay_30d), a current one stays current (not
+    early_warning). The label the ability and willingness scores are trained on."""
+    behind = _pay_query(start=start, end=end).replace("ORDER BY m.account_id", "")
+    current = _early_warning_query(start=start, end=end).replace("ORDER BY p.account_id", "")
+    return f"""
+    SELECT account_id, label FROM ({behind})
+    UNION ALL
+    SELECT account_id, CAST(1 - label AS TINYINT) AS label FROM ({current})
+    ORDER BY account_id
     """

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from huancui.analytics import registry
 from huancui.analytics.features import FEATURES, build_features
-from huancui.analytics.labels import TARGETS, build_labels
+from huancui.analytics.labels import build_labels
 from huancui.analytics.metrics import psi, validation_report
 from huancui.analytics.models import predict, reasons, train_models
 from huancui.kit.errors import InvalidInput, NotFound
@@ -32,8 +32,46 @@ from huancui.portfolio.snapshot_store import snapshot_dir
 HORIZON_DAYS = 30
 TRAIN_MONTHS = 6  # month ends used for training before the validation month end
 FEATURE_NAMES = tuple(f.name for f in FEATURES)
+# Ability (capacity: income against obligations, what the bank lends and sees used, life events
+# that cut capacity) and willingness (how the customer behaves: pays on time, keeps promises,
+# answers) are trained on the same outcome, meeting what is owed over the next 30 days
+# (labels.pays_due), from separate feature families, so that the two scores can disagree. The
+# credit grade, a view of both, is in neither.
+ABILITY_FEATURES = (
+    "monthly_income_yuan",
+    "utilisation",
+    "arrears_yuan",
+    "customer_open_accounts",
+    "is_credit_card",
+    "months_on_book",
+    "hardship_holds_ever",
+    "hardship_holds_12m",
+    "on_hardship_hold",
+)
+WILLINGNESS_FEATURES = (
+    "paid_to_due_30d",
+    "paid_to_due_90d",
+    "paid_to_due_180d",
+    "on_time_share_6m",
+    "on_time_share_12m",
+    "months_since_missed_due",
+    "promises_180d",
+    "promise_kept_share_180d",
+    "call_attempts_90d",
+    "right_party_share_90d",
+    "cycles_delinquent_12m",
+)
+# target → (label, features)
+MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pay_30d": ("pay_30d", FEATURE_NAMES),
+    "roll": ("roll", FEATURE_NAMES),
+    "early_warning": ("early_warning", FEATURE_NAMES),
+    "ability": ("pays_due", ABILITY_FEATURES),
+    "willingness": ("pays_due", WILLINGNESS_FEATURES),
+}
+TARGET_NAMES = tuple(MODELS)
 # The outcome a reason explains: the 'bad' label of each target.
-BAD_LABEL = {"pay_30d": 0, "roll": 1, "early_warning": 1}
+BAD_LABEL = {"pay_30d": 0, "roll": 1, "early_warning": 1, "ability": 0, "willingness": 0}
 
 
 @dataclass(frozen=True)
@@ -53,8 +91,8 @@ def _snapshot(settings: Settings, as_of: date) -> Path:
 
 
 def _check_target(target: str) -> None:
-    if target not in TARGETS:
-        raise InvalidInput(f"--target {target!r}: choose one of {', '.join(TARGETS)}")
+    if target not in MODELS:
+        raise InvalidInput(f"--target {target!r}: choose one of {', '.join(TARGET_NAMES)}")
 
 
 def month_ends(as_of: date, *, count: int) -> list[date]:
@@ -70,12 +108,13 @@ def month_ends(as_of: date, *, count: int) -> list[date]:
 
 def examples(snapshot: Path, target: str, dates: list[date]) -> Examples:
     """Features and labels of the target's population on each date, stacked."""
+    label, names = MODELS[target]
     parts, labels = [], []
     for day in dates:
         features = build_features(snapshot, day)
-        labelled = build_labels(snapshot, day, target, horizon_days=HORIZON_DAYS)
+        labelled = build_labels(snapshot, day, label, horizon_days=HORIZON_DAYS)
         joined = features.join(labelled, "account_id", join_type="inner").sort_by("account_id")
-        parts.append(joined.select(["account_id", "as_of", *FEATURE_NAMES]))
+        parts.append(joined.select(["account_id", "as_of", *names]))
         labels.append(joined.column("label").to_numpy().astype(np.int8))
     return Examples(pa.concat_tables(parts), np.concatenate(labels), dates)
 
@@ -99,7 +138,8 @@ def train(settings: Settings, *, target: str, as_of: date, seed: int = 7) -> dic
         raise InvalidInput(
             f"{target}: the training months have only one outcome; more history is needed"
         )
-    pair = train_models(train_set.features, train_set.labels, features=FEATURE_NAMES, seed=seed)
+    names = MODELS[target][1]
+    pair = train_models(train_set.features, train_set.labels, features=names, seed=seed)
     p_train = predict(pair, train_set.features)
     p_valid = predict(pair, valid_set.features)
     metrics = {
@@ -114,7 +154,8 @@ def train(settings: Settings, *, target: str, as_of: date, seed: int = 7) -> dic
     metadata = {
         "target": target,
         "as_of": as_of.isoformat(),
-        "features": list(FEATURE_NAMES),
+        "label": MODELS[target][0],
+        "features": list(names),
         "train_dates": [d.isoformat() for d in train_set.dates],
         "validation_dates": [d.isoformat() for d in valid_set.dates],
         "rows": {"train": int(train_set.labels.size), "validation": int(valid_set.labels.size)},
@@ -146,7 +187,8 @@ def score(
     population = _population(snapshot, as_of, target)
     table = features.filter(pc.is_in(features.column("account_id"), value_set=population))
     scores = predict(pair, table)
-    why = reasons(pair, table, FEATURES, lang, towards=BAD_LABEL[target])
+    used = [f for f in FEATURES if f.name in pair.features]
+    why = reasons(pair, table, used, lang, towards=BAD_LABEL[target])
     out = snapshot_dir(settings.home / "scores", as_of)
     out.mkdir(parents=True, exist_ok=True)
     result = pa.table(
@@ -189,6 +231,8 @@ def _population(snapshot: Path, as_of: date, target: str) -> pa.Array:
     live = pc.and_(
         pc.invert(accounts.column("charged_off")), pc.equal(accounts.column("status"), "open")
     )
+    if MODELS[target][0] == "pays_due":
+        return accounts.filter(live).column("account_id").combine_chunks()
     wanted = pc.equal(dpd, 0) if target == "early_warning" else pc.greater(dpd, 0)
     return accounts.filter(pc.and_(live, wanted)).column("account_id").combine_chunks()
 
@@ -224,3 +268,62 @@ def validate(
 
 def dumps(result: dict[str, Any]) -> str:
     return json.dumps(result, ensure_ascii=False, indent=2, default=str)
+
+
+def check_truth(settings: Settings, *, as_of: date, truth: Path) -> dict[str, Any]:
+    """On a synthetic world only: rank correlation (Spearman) of the newest ability and
+    willingness scores with the customers' latent traits in `truth/customers.parquet`, each score
+    against both traits, and how often the four quadrants (median splits) agree."""
+    from scipy.stats import spearmanr
+
+    path = truth / "customers.parquet"
+    if not path.exists():
+        raise NotFound(f"{path}: no truth here; it comes with `huancui generate` (DIR/truth)")
+    snapshot = _snapshot(settings, as_of)
+    features = build_features(snapshot, as_of)
+    population = _population(snapshot, as_of, "ability")
+    table = features.filter(pc.is_in(features.column("account_id"), value_set=population))
+    per_customer: dict[str, pa.Table] = {}
+    versions: dict[str, int] = {}
+    customers = table.column("customer_id")
+    for target in ("ability", "willingness"):
+        pair, metadata = registry.load(settings.home, target, None)
+        versions[target] = int(metadata["version"])
+        scored = pa.table({"customer_id": customers, "score": predict(pair, table)["lightgbm"]})
+        grouped = scored.group_by("customer_id").aggregate([("score", "mean")])
+        per_customer[target] = grouped
+    joined = (
+        per_customer["ability"]
+        .rename_columns(["customer_id", "ability_score"])
+        .join(
+            per_customer["willingness"].rename_columns(["customer_id", "willingness_score"]),
+            "customer_id",
+        )
+        .join(pq.read_table(path, columns=["customer_id", "ability", "willingness"]), "customer_id")
+    )
+    a_score = joined.column("ability_score").to_numpy()
+    w_score = joined.column("willingness_score").to_numpy()
+    a_true = joined.column("ability").to_numpy()
+    w_true = joined.column("willingness").to_numpy()
+
+    def rho(x: np.ndarray, y: np.ndarray) -> float:
+        return float(spearmanr(x, y).statistic)
+
+    def quadrant(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.asarray((a > np.median(a)).astype(int) * 2 + (w > np.median(w)).astype(int))
+
+    agree = float(np.mean(quadrant(a_score, w_score) == quadrant(a_true, w_true)))
+    return {
+        "as_of": as_of.isoformat(),
+        "customers": int(joined.num_rows),
+        "model_versions": versions,
+        "spearman": {
+            "ability_score~ability": rho(a_score, a_true),
+            "ability_score~willingness": rho(a_score, w_true),
+            "willingness_score~willingness": rho(w_score, w_true),
+            "willingness_score~ability": rho(w_score, a_true),
+            "ability_score~willingness_score": rho(a_score, w_score),
+        },
+        "quadrant_agreement": agree,
+        "quadrant_agreement_by_chance": 0.25,
+    }
