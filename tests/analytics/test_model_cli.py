@@ -54,6 +54,15 @@ def test_train_validate_and_score_pay_30d(imported: Cli) -> None:
     assert ((scores >= 0) & (scores <= 1)).all()
     assert all(text for text in table.column("reasons").to_pylist())
 
+    report = Path(result["artifact"]).parent / "report.html"
+    made = imported(
+        "model", "report", "--target", "pay_30d", "--as-of", AS_OF, "--out", str(report),
+        "--lang", "en",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    html = report.read_text(encoding="utf-8")
+    assert "Model validation report" in html and html.count("Plotly.newPlot(") == 4
+
 
 def test_unknown_target_and_missing_snapshot_are_refused(sqlite_cli: Cli) -> None:
     bad = sqlite_cli("model", "train", "--target", "nope", "--as-of", AS_OF)

@@ -114,6 +114,29 @@ def score_command(
     )
 
 
+@model_app.command("report")
+def report_command(
+    target: Target,
+    as_of: AsOf,
+    out_file: Annotated[Path, typer.Option("--out", help="The HTML file to write.")],
+    version: Version = None,
+    lang: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
+) -> None:
+    """A registered model's validation report: one HTML file with ROC, calibration, score
+    distributions, feature importance and the scorecard (opens offline)."""
+    from huancui.analytics import service
+    from huancui.analytics.report import render_model_report
+
+    try:
+        data = service.report_data(
+            get_settings(), target=target, as_of=parse_date(as_of), version=version
+        )
+        out_file.write_text(render_model_report(data, lang=lang), encoding="utf-8")
+    except HuancuiError as exc:
+        raise fail(exc) from None
+    out.print(f"{target} v{data['version']}: report written to {out_file}", highlight=False)
+
+
 @model_app.command("truth")
 def truth_command(
     as_of: AsOf,

@@ -327,3 +327,55 @@ def check_truth(settings: Settings, *, as_of: date, truth: Path) -> dict[str, An
         "quadrant_agreement": agree,
         "quadrant_agreement_by_chance": 0.25,
     }
+
+
+def report_data(
+    settings: Settings, *, target: str, as_of: date, version: int | None = None
+) -> dict[str, Any]:
+    """Everything the model report shows (analytics/report.py): the registered model's metadata,
+    its out-of-time validation set re-scored from the snapshot, the training scores, LightGBM's
+    gain importance and the scorecard's bins and points."""
+    _check_target(target)
+    snapshot = _snapshot(settings, as_of)
+    pair, metadata = registry.load(settings.home, target, version)
+    dates = [date.fromisoformat(d) for d in metadata["validation_dates"]]
+    data = examples(snapshot, target, dates)
+    scores = predict(pair, data.features)
+    labels = {f.name: f for f in FEATURES}
+    gains = np.asarray(pair.booster.feature_importance(importance_type="gain"), dtype=float)
+    importance = [
+        {
+            "feature": pair.features[i],
+            "label_en": labels[pair.features[i]].label_en,
+            "label_zh": labels[pair.features[i]].label_zh,
+            "gain": float(gains[i]),
+        }
+        for i in np.argsort(-gains, kind="stable")
+    ]
+    bins = pair.scorecard.table(style="detailed")
+    scorecard = [
+        {
+            "feature": str(row["Variable"]),
+            "label_en": labels[str(row["Variable"])].label_en,
+            "label_zh": labels[str(row["Variable"])].label_zh,
+            "bin": str(row["Bin"]),
+            "count": int(row["Count"]),
+            "event_rate": float(row["Event rate"]),
+            "woe": float(row["WoE"]),
+            "points": float(row["Points"]),
+        }
+        for row in bins.to_dict("records")
+        if str(row["Variable"]) in labels
+    ]
+    return {
+        "target": target,
+        "version": metadata["version"],
+        "metadata": metadata,
+        "validation": {
+            "labels": data.labels.astype(int).tolist(),
+            **{model: np.asarray(p, dtype=float).tolist() for model, p in scores.items()},
+        },
+        "train_scores": metadata.get("train_scores", {}),
+        "importance": importance,
+        "scorecard": scorecard,
+    }
