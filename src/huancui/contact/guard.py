@@ -42,6 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
+import duckdb
 import pyarrow as pa
 
 from huancui.contact.policy import (
@@ -121,6 +122,58 @@ HOLDS_SCHEMA = pa.schema(
 )
 
 
+DAYS_SCHEMA = pa.schema(
+    [
+        ("channel", pa.string()),
+        ("planned_date", pa.date32()),
+        ("contact_date", pa.date32()),
+        ("holiday", pa.string()),
+    ]
+)
+WINDOWS_SCHEMA = pa.schema(
+    [
+        (name, pa.string())
+        for name in ("timezone", "channel", "window_start", "window_end", "hours_effect")
+    ]
+)
+LOCAL_DAYS_SCHEMA = pa.schema(
+    [
+        ("timezone", pa.string()),
+        ("local_date", pa.date32()),
+        ("utc_start", pa.timestamp("us", tz="UTC")),
+        ("utc_end", pa.timestamp("us", tz="UTC")),
+    ]
+)
+# How DuckDB turns a Python list (parameter $n) into a column of each type.
+_UNNEST_SQL = {
+    pa.string(): "unnest(${n}::VARCHAR[])",
+    pa.date32(): "unnest(${n}::DATE[])",
+    # The calendar's instants are naive UTC; the connection's zone is UTC.
+    pa.timestamp("us", tz="UTC"): "unnest(${n}::TIMESTAMP[])::TIMESTAMPTZ",
+}
+
+
+def arrow_tables(*tables: tuple[dict[str, list[object]], pa.Schema]) -> list[pa.Table]:
+    """Arrow tables of the given schemas from Python lists of equal length, built by DuckDB.
+
+    Not pa.table: pyarrow checks every Python sequence for a pandas type and so imports pandas
+    (a quarter of a second on 2 cores, more on a busy host) into a nightly run that uses no
+    data frame; a cast would import pyarrow.compute, so it is done only if a type differs.
+    """
+    built = []
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        for columns, schema in tables:
+            selects = ", ".join(
+                _UNNEST_SQL[field.type].format(n=i + 1) + f" AS {field.name}"
+                for i, field in enumerate(schema)
+            )
+            values = [columns[name] for name in schema.names]
+            table = con.sql(f"SELECT {selects}", params=values).to_arrow_table()
+            built.append(table if table.schema.equals(schema) else table.cast(schema))
+    return built
+
+
 @dataclass(frozen=True)
 class ReferenceTables:
     """The small per-channel and per-zone tables the guard joins (see the module doc)."""
@@ -166,45 +219,34 @@ def reference_tables(
             moved = next_open_day(planned_date, rule.calendar, max_days=rule.max_defer_days)
         channel_days.append(ChannelDay(channel, planned_date, moved, holiday))
 
-    days = pa.table(
-        {
-            "channel": [d.channel for d in channel_days],
-            "planned_date": [d.planned_date for d in channel_days],
-            "contact_date": [d.contact_date for d in channel_days],
-            "holiday": pa.array([d.holiday for d in channel_days], pa.string()),
-        }
-    )
-
-    window_rows: dict[str, list[object]] = {
-        k: [] for k in ("timezone", "channel", "window_start", "window_end", "hours_effect")
+    day_rows: dict[str, list[object]] = {
+        "channel": [d.channel for d in channel_days],
+        "planned_date": [d.planned_date for d in channel_days],
+        "contact_date": [d.contact_date for d in channel_days],
+        "holiday": [d.holiday for d in channel_days],
     }
+
+    window_rows: dict[str, list[object]] = {name: [] for name in WINDOWS_SCHEMA.names}
     for tz in zones:
         for d in channel_days:
             start, end, effect = _window(strategy, pack, d.channel, d.contact_date, tz)
             for key, value in zip(window_rows, (tz, d.channel, start, end, effect), strict=True):
                 window_rows[key].append(value)
-    windows = pa.table({k: pa.array(v, pa.string()) for k, v in window_rows.items()})
 
     first = planned_date - timedelta(days=lookback_days(strategy, pack) + 1)
     last = max(d.contact_date for d in channel_days)
-    local: dict[str, list[object]] = {k: [] for k in ("timezone", "local_date", "start", "end")}
+    local: dict[str, list[object]] = {name: [] for name in LOCAL_DAYS_SCHEMA.names}
     for tz in zones:
         day = first
         while day <= last:
             start_utc, end_utc = local_day_bounds(day, tz)
             local["timezone"].append(tz)
             local["local_date"].append(day)
-            local["start"].append(start_utc)
-            local["end"].append(end_utc)
+            local["utc_start"].append(start_utc)
+            local["utc_end"].append(end_utc)
             day += timedelta(days=1)
-    instant = pa.timestamp("us", tz="UTC")
-    local_days = pa.table(
-        {
-            "timezone": pa.array(local["timezone"], pa.string()),
-            "local_date": pa.array(local["local_date"], pa.date32()),
-            "utc_start": pa.array(local["start"], instant),
-            "utc_end": pa.array(local["end"], instant),
-        }
+    days, windows, local_days = arrow_tables(
+        (day_rows, DAYS_SCHEMA), (window_rows, WINDOWS_SCHEMA), (local, LOCAL_DAYS_SCHEMA)
     )
     return ReferenceTables(days, windows, local_days, tuple(channel_days))
 
@@ -276,10 +318,12 @@ def guard_sql(
         if kind in PERSON_HOLDS
     )
     person_types = ", ".join(lit(kind) for kind, _ in HARD_HOLDS if kind in PERSON_HOLDS)
+    consented_channels = [ch for ch in pack.consent_channels if ch in ("sms", "email", "call")]
     consent_cases = " ".join(
-        f"WHEN {lit(ch)} THEN coalesce(c.consent_{ch}, FALSE)"
-        for ch in pack.consent_channels
-        if ch in ("sms", "email", "call")
+        f"WHEN {lit(ch)} THEN coalesce(c.consent_{ch}, FALSE)" for ch in consented_channels
+    )
+    customer_columns = ", ".join(
+        ["customer_id", "timezone"] + [f"consent_{ch}" for ch in consented_channels]
     )
     consent_expr = f"CASE a.channel {consent_cases} ELSE TRUE END" if consent_cases else "TRUE"
 
@@ -318,9 +362,23 @@ def guard_sql(
 
     return f"""
 WITH {strategy_ctes},
+recent_contacts AS (
+    -- Only the look-back matters; dropping older contacts first keeps the joins below small.
+    SELECT * FROM {contacts}
+    WHERE contacted_at >= (SELECT min(utc_start) FROM {local_days})
+      AND contacted_at < (SELECT max(utc_end) FROM {local_days})
+),
+owners AS (
+    -- The customer of every account that a hold or a recent contact names: one scan of the
+    -- accounts serves the person's holds, vulnerability and the history.
+    SELECT account_id, customer_id FROM {accounts}
+    WHERE account_id IN (
+        SELECT account_id FROM {holds} UNION SELECT account_id FROM recent_contacts
+    )
+),
 vulnerable AS (
     SELECT DISTINCT va.customer_id
-    FROM {holds} AS h JOIN {accounts} AS va ON va.account_id = h.account_id
+    FROM {holds} AS h JOIN owners AS va ON va.account_id = h.account_id
     WHERE h.hold_type = 'vulnerable'
       AND h.start_date <= DATE '{planned.isoformat()}'
       AND (h.end_date IS NULL OR h.end_date >= DATE '{planned.isoformat()}')
@@ -362,6 +420,13 @@ actions AS (
     UNION ALL
     SELECT * FROM specialist
 ),
+needed_customers AS (
+    -- The customers the actions and the history name, read once for both.
+    SELECT {customer_columns} FROM {customers}
+    WHERE customer_id IN (
+        SELECT customer_id FROM actions UNION SELECT customer_id FROM owners
+    )
+),
 dated AS (
     SELECT a.*,
            coalesce(nullif(c.timezone, ''), {lit(pack.default_timezone)}) AS timezone,
@@ -369,7 +434,7 @@ dated AS (
            coalesce(d.contact_date, DATE '{planned.isoformat()}') AS contact_date, d.holiday,
            {consent_expr} AS consented
     FROM actions AS a
-    LEFT JOIN {customers} AS c ON c.customer_id = a.customer_id
+    LEFT JOIN needed_customers AS c ON c.customer_id = a.customer_id
     LEFT JOIN {days} AS d ON d.channel = a.channel
 ),
 hold_flags AS (
@@ -387,7 +452,7 @@ person_flags AS (
     SELECT k.customer_id, k.contact_date,
         {person_flags}
     FROM (SELECT DISTINCT customer_id, contact_date FROM dated WHERE channel IS NOT NULL) AS k
-    JOIN {accounts} AS ha ON ha.customer_id = k.customer_id
+    JOIN owners AS ha ON ha.customer_id = k.customer_id
     JOIN {holds} AS h
       ON h.account_id = ha.account_id
      AND h.start_date <= k.contact_date
@@ -404,20 +469,14 @@ opt_outs AS (
      AND (h.end_date IS NULL OR h.end_date >= k.contact_date)
     WHERE h.hold_type = 'channel_opt_out'
 ),
-recent_contacts AS (
-    -- Only the look-back matters; dropping older contacts first keeps the joins below small.
-    SELECT * FROM {contacts}
-    WHERE contacted_at >= (SELECT min(utc_start) FROM {local_days})
-      AND contacted_at < (SELECT max(utc_end) FROM {local_days})
-),
 history AS (
     SELECT k.account_id, a.customer_id, k.channel,
            coalesce(k.connected, FALSE) AS connected,
            coalesce(k.connected, FALSE) AND coalesce(k.right_party, FALSE) AS conversation,
            ld.local_date
     FROM recent_contacts AS k
-    JOIN {accounts} AS a ON a.account_id = k.account_id
-    LEFT JOIN {customers} AS c ON c.customer_id = a.customer_id
+    JOIN owners AS a ON a.account_id = k.account_id
+    LEFT JOIN needed_customers AS c ON c.customer_id = a.customer_id
     JOIN {local_days} AS ld
       ON ld.timezone = coalesce(nullif(c.timezone, ''), {lit(pack.default_timezone)})
      AND k.contacted_at >= ld.utc_start AND k.contacted_at < ld.utc_end

@@ -12,6 +12,10 @@ A snapshot without a holds or contacts file gets an empty relation of the right 
 holds are small (one row per hold), so they are handed over as one Arrow table: the bank's own
 holds from the snapshot and the holds placed in huancui (contact/holds.for_run: 缓催 pauses,
 arrangements in good standing, holds placed by compliance officers).
+
+The nightly plan uses no data frame, so this path avoids the pyarrow calls that import pandas
+(pq.read_table, pa.array, schema.empty_table) or pyarrow.compute (casts): a quarter of a second
+of a run that otherwise takes under one (docs/benchmarks.md, nightly plan).
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from huancui.contact.guard import HOLDS_SCHEMA, ReferenceTables, guard_sql, reference_tables
 from huancui.contact.policy import CompliancePack
+from huancui.portfolio.validation import lit
 from huancui.strategy.compiler import compile_actions_ctes
 from huancui.strategy.spec import Strategy
 
@@ -75,7 +81,23 @@ class PlanQuery:
         return path if path.exists() else None
 
     def empty(self, name: str) -> pa.Table:
-        return _EMPTY[name].empty_table()
+        return empty_table(_EMPTY[name])
+
+
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """No rows of `schema`; unlike schema.empty_table(), without importing pandas."""
+    return pa.Table.from_batches([], schema=schema)
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` (columns in the order of `schema`) in `schema`.
+
+    Where only the nullability differs (a file's NOT NULL columns), the columns are relabelled:
+    a cast would import pyarrow.compute, which the nightly run does not otherwise need.
+    """
+    if table.schema.types == schema.types:
+        return pa.Table.from_arrays(table.columns, schema=schema)
+    return table.cast(schema)
 
 
 def all_holds(snapshot: Path, case_holds: pa.Table | None) -> pa.Table:
@@ -84,10 +106,24 @@ def all_holds(snapshot: Path, case_holds: pa.Table | None) -> pa.Table:
     parts = []
     path = snapshot / "holds.parquet"
     if path.exists():
-        parts.append(pq.read_table(path, columns=schema.names).cast(schema))
+        # ParquetFile, not pq.read_table: the latter imports pyarrow.dataset and with it pandas
+        # (a quarter of a second) into a nightly run that uses no data frame.
+        parts.append(pq.ParquetFile(path).read(columns=schema.names))
     if case_holds is not None:
-        parts.append(case_holds.select(schema.names).cast(schema))
-    return pa.concat_tables(parts) if parts else schema.empty_table()
+        parts.append(case_holds.select(schema.names))
+    parts = [conform(t, schema) for t in parts]
+    return pa.concat_tables(parts) if parts else empty_table(schema)
+
+
+def snapshot_timezones(snapshot: Path) -> list[str | None]:
+    """The distinct time zones of the snapshot's customers (None for a missing one).
+
+    DuckDB reads the one column on all cores; pq.read_table would import pandas (see all_holds).
+    """
+    path = lit(str(snapshot / "customers.parquet"))
+    with duckdb.connect() as con:
+        rows = con.execute(f"SELECT DISTINCT timezone FROM read_parquet({path})").fetchall()
+    return [row[0] for row in rows]
 
 
 def build_query(
@@ -101,10 +137,11 @@ def build_query(
     """Read what the SQL depends on (columns, time zones, holds) and render it."""
     accounts_file = snapshot / "accounts.parquet"
     available = set(pq.read_schema(accounts_file).names)
-    customers = pq.read_table(snapshot / "customers.parquet", columns=["timezone"])
-    zones = customers.column("timezone").unique().to_pylist()
     refs = reference_tables(
-        strategy=strategy, pack=pack, planned_date=planned_date_for(as_of), timezones=zones
+        strategy=strategy,
+        pack=pack,
+        planned_date=planned_date_for(as_of),
+        timezones=snapshot_timezones(snapshot),
     )
     ctes = compile_actions_ctes(
         strategy,
