@@ -15,6 +15,7 @@ from plotly.offline import get_plotlyjs
 from huancui.analytics.report import LABELS, SCORECARD_ROWS, render_model_report
 from huancui.kit.errors import InvalidInput
 from huancui.monitoring.report import EMPTY
+from tests.offline_report import assert_charts_drawn_offline, assert_loads_nothing_from_elsewhere
 
 IMPORTANCE = [
     {"feature": "days_past_due", "label_en": "Days past due", "label_zh": "逾期天数", "gain": 812.5},
@@ -176,12 +177,7 @@ def test_a_validation_set_with_one_class_has_no_roc_chart() -> None:
 
 def test_the_report_loads_nothing_from_elsewhere(reports: dict[str, str]) -> None:
     for html in reports.values():
-        # plotly.js itself holds links (its logo, map attributions) that it never loads
-        page = html.replace(get_plotlyjs(), "")
-        tags = re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", page, re.I)
-        assert tags and not [t for t in tags if re.search(r"(src|href)\s*=", t, re.I)]
-        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page, re.I)
-        assert "http://" not in page and "https://" not in page
+        assert_loads_nothing_from_elsewhere(html)
 
 
 def test_an_unknown_language_is_refused_naming_lang() -> None:
@@ -193,37 +189,4 @@ def test_an_unknown_language_is_refused_naming_lang() -> None:
 def test_plotly_draws_every_chart_in_a_browser_without_a_network(
     reports: dict[str, str], tmp_path: Path
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
-    from tests.web.conftest import chromium_path
-
-    report = tmp_path / "model.html"
-    report.write_text(reports["zh-CN"], encoding="utf-8")
-    errors: list[str] = []
-    outside: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
-        try:
-            page = browser.new_context(offline=True).new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on(
-                "request",
-                lambda r: (
-                    outside.append(r.url) if not r.url.startswith(("file:", "data:")) else None
-                ),
-            )
-            page.goto(report.as_uri())
-            page.wait_for_function(
-                "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4",
-                timeout=30_000,
-            )
-            plots = page.evaluate(
-                "Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                ".map(el => [(el.data || []).length, el.querySelectorAll('svg').length])"
-            )
-        finally:
-            browser.close()
-    assert len(plots) == 4
-    assert all(n_traces > 0 and n_svg > 0 for n_traces, n_svg in plots), plots
-    assert errors == []
-    assert outside == []
+    assert_charts_drawn_offline(reports["zh-CN"], tmp_path, charts=4)
