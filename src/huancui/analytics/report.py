@@ -16,9 +16,6 @@ from typing import Any, Final
 
 import numpy as np
 import plotly.graph_objects as go
-from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
-from plotly.offline import get_plotlyjs
 from sklearn.metrics import roc_curve
 
 from huancui import __version__
@@ -28,8 +25,8 @@ from huancui.monitoring.report import (
     EMPTY,
     LINE_COLOURS,
     chart_layout,
-    figure_html,
     figure_json,
+    render_offline,
 )
 
 DEFAULT_LANGUAGE: Final[Language] = "zh-CN"
@@ -456,20 +453,12 @@ def model_view(data: dict[str, Any], *, lang: str = DEFAULT_LANGUAGE) -> dict[st
     }
 
 
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("huancui.analytics", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def render_model_report(data: dict[str, Any], *, lang: str = DEFAULT_LANGUAGE) -> str:
     """One model's validation report as a self-contained HTML document in `lang` ("zh-CN" or
     "en"): plotly.js once, inline; nothing fetched. Raises InvalidInput for any other language."""
-    view = model_view(data, lang=lang)
-    figures = {name: figure_html(f"model-{name}", f) for name, f in view["figures"].items()}
-    template = _environment().get_template("model_report.html.j2")
-    return template.render(**view, figure_html=figures, plotly_js=Markup(get_plotlyjs()))
+    return render_offline(
+        "huancui.analytics",
+        "model_report.html.j2",
+        model_view(data, lang=lang),
+        figure_prefix="model-",
+    )

@@ -1028,13 +1028,24 @@ def report_data(
     }
 
 
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("huancui.monitoring", "templates"),
+def render_offline(
+    package: str, template: str, view: dict[str, Any], *, figure_prefix: str = ""
+) -> str:
+    """A self-contained HTML report from `package`'s templates/`template`: the view's "figures"
+    (plotly JSON) drawn by one inline plotly.js, nothing fetched. Shared by the collections,
+    simulation and model reports."""
+    environment = Environment(
+        loader=PackageLoader(package, "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+    )
+    figures = {
+        name: figure_html(f"{figure_prefix}{name}", f) for name, f in view["figures"].items()
+    }
+    return environment.get_template(template).render(
+        **view, figure_html=figures, plotly_js=Markup(get_plotlyjs())
     )
 
 
@@ -1054,9 +1065,7 @@ def figure_html(name: str, figure: dict[str, Any] | None) -> Markup | None:
 
 def render_report(data: dict[str, Any]) -> str:
     """The HTML document of `report_data`'s dict: plotly.js once, inline; nothing fetched."""
-    figures = {name: figure_html(name, f) for name, f in data["figures"].items()}
-    template = _environment().get_template("report.html.j2")
-    return template.render(**data, figure_html=figures, plotly_js=Markup(get_plotlyjs()))
+    return render_offline("huancui.monitoring", "report.html.j2", data)
 
 
 def build_report(

@@ -16,9 +16,6 @@ from decimal import Decimal
 from typing import Any, Final
 
 import plotly.graph_objects as go
-from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
-from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from huancui import __version__
@@ -29,8 +26,8 @@ from huancui.monitoring.report import (
     EMPTY,
     LINE_COLOURS,
     chart_layout,
-    figure_html,
     figure_json,
+    render_offline,
 )
 
 DEFAULT_LANGUAGE: Final[Language] = "zh-CN"
@@ -521,20 +518,12 @@ def simulation_view(result: dict[str, Any], *, lang: str = DEFAULT_LANGUAGE) -> 
     }
 
 
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("huancui.simulation", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def render_simulation_report(result: dict[str, Any], *, lang: str = DEFAULT_LANGUAGE) -> str:
     """The simulation result as one self-contained HTML document in `lang` ("zh-CN" or "en"):
     plotly.js once, inline; nothing fetched. Raises InvalidInput for any other language."""
-    view = simulation_view(result, lang=lang)
-    figures = {name: figure_html(f"sim-{name}", f) for name, f in view["figures"].items()}
-    template = _environment().get_template("simulation_report.html.j2")
-    return template.render(**view, figure_html=figures, plotly_js=Markup(get_plotlyjs()))
+    return render_offline(
+        "huancui.simulation",
+        "simulation_report.html.j2",
+        simulation_view(result, lang=lang),
+        figure_prefix="sim-",
+    )
