@@ -14,6 +14,7 @@ from rich.table import Table
 
 from huancui.access.keys_cli import register as register_key_commands
 from huancui.analytics.cli import register as register_model_commands
+from huancui.analytics.cli import register_optimise
 from huancui.arrangements.cli import register as register_arrangement_commands
 from huancui.arrangements.quote_cli import quote_app
 from huancui.cases.cli import register as register_case_commands
@@ -59,6 +60,7 @@ register_case_commands(app)
 register_key_commands(app)
 register_simulate_command(app)
 register_model_commands(app)
+register_optimise(app)
 
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")]

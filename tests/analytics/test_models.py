@@ -13,7 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from huancui.analytics import registry
-from huancui.analytics.metrics import psi, validation_report
+from huancui.analytics.metrics import psi, stability_series, validation_report
 from huancui.analytics.models import TrainedPair, predict, reasons, train_models
 from huancui.kit.errors import InvalidInput, NotFound
 
@@ -98,6 +98,27 @@ def test_training_refuses_labels_that_do_not_match_the_rows(
         train_models(X, y[:-1], features=FEATURES, seed=7)
     with pytest.raises(InvalidInput, match=r"^X:.*missing"):
         train_models(X, y, features=(*FEATURES, "income"), seed=7)
+
+
+def test_the_stability_series_measures_each_month_and_sees_a_drift() -> None:
+    rng = np.random.default_rng(8)
+    train = rng.beta(2, 5, size=3000)
+    months = np.repeat(["2026-08-31", "2026-09-30", "2026-07-31"], 1000)
+    scores = train.copy()
+    scores[1000:2000] = rng.beta(5, 2, size=1000)  # September drifts
+    labels = (rng.random(3000) < scores).astype(int)
+    labels[2000] = 1 - labels[2000]
+    series = stability_series(months, labels, {"lightgbm": scores, "scorecard": 1 - scores}, train)
+    assert [p["date"] for p in series] == ["2026-07-31", "2026-08-31", "2026-09-30"]
+    assert [p["rows"] for p in series] == [1000, 1000, 1000]
+    july = validation_report(labels[2000:], scores[2000:])
+    assert series[0]["auc"]["lightgbm"] == pytest.approx(july["auc"])
+    assert series[0]["auc"]["scorecard"] == pytest.approx(1 - july["auc"])
+    assert series[1]["psi"] < 0.1 < 0.2 < series[2]["psi"]
+    one_class = stability_series(
+        np.array(["a", "a", "b", "b"]), np.array([1, 1, 0, 1]), {"m": scores[:4]}, train
+    )
+    assert one_class[0]["auc"] == {"m": None} and one_class[1]["auc"]["m"] is not None
 
 
 @pytest.mark.parametrize("model", ["lightgbm", "scorecard"])

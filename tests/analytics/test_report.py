@@ -1,5 +1,5 @@
 """The model validation report: one registered model rendered as a self-contained HTML file, in
-Chinese and English, LightGBM and the scorecard side by side, four charts, nothing fetched."""
+Chinese and English, LightGBM and the scorecard side by side, five charts, nothing fetched."""
 
 from __future__ import annotations
 
@@ -63,6 +63,12 @@ def _data() -> dict[str, Any]:
             "positive_share": {"train": 0.4321, "validation": 0.4},
             "data_sha256": "abcdef0123456789" * 4, "created_at": "2026-11-28T01:02:03+00:00",
             "seed": 42,
+            "stability": [
+                {"date": d, "rows": 100, "positive_share": 0.4, "mean_score": 0.45,
+                 "auc": {"lightgbm": a, "scorecard": a - 0.05}, "psi": p}
+                for d, a, p in (("2026-06-30", 0.91, 0.01), ("2026-07-31", 0.9, 0.02),
+                                ("2026-08-31", 0.89, 0.03), ("2026-09-30", 0.87, 0.125))
+            ],
             "metrics": {
                 "lightgbm": {"train": _report(0.91234, 0.7001, 0.10101, None, 0.0),
                              "validation": _report(0.87654, 0.6543, 0.12345, 0.04567, 0.02)},
@@ -153,11 +159,11 @@ def test_the_scorecard_table_formats_rates_as_percent_and_is_cut_at_its_limit() 
     assert f"First {SCORECARD_ROWS} of 80 rows shown." in long
 
 
-def test_four_plotly_charts_with_plotly_js_embedded_once(reports: dict[str, str]) -> None:
+def test_five_plotly_charts_with_plotly_js_embedded_once(reports: dict[str, str]) -> None:
     for html in reports.values():
         assert html.count(get_plotlyjs()) == 1
-        assert html.count("Plotly.newPlot(") == 4
-        for name in ("roc", "calibration", "distribution", "importance"):
+        assert html.count("Plotly.newPlot(") == 5
+        for name in ("roc", "calibration", "distribution", "importance", "stability"):
             assert f'id="figure-model-{name}"' in html
     en = reports["en"]
     assert "LightGBM (AUC 0.877)" in en and "Scorecard (AUC 0.799)" in en
@@ -166,13 +172,25 @@ def test_four_plotly_charts_with_plotly_js_embedded_once(reports: dict[str, str]
     compact = en.replace(" ", "")
     assert '"x":[12.0,90.0,250.25,401.0,812.5]' in compact
     assert '"histnorm":"probability"' in compact
+    # stability: PSI bars on the right axis, an AUC line per model, by month end
+    assert '"y":[0.01,0.02,0.03,0.125]' in compact and '"yaxis":"y2"' in compact
+    assert '"y":[0.91,0.9,0.89,0.87]' in compact
+    zh_title = json.dumps(LABELS["zh-CN"]["charts.stability"])[1:-1]  # as the figure JSON has it
+    assert "Stability over time" in en and zh_title in reports["zh-CN"]
+
+
+def test_a_model_without_a_stability_series_has_no_stability_chart() -> None:
+    data = _data()
+    del data["metadata"]["stability"]
+    html = render_model_report(data, lang="en")
+    assert 'id="figure-model-stability"' not in html and html.count("Plotly.newPlot(") == 4
 
 
 def test_a_validation_set_with_one_class_has_no_roc_chart() -> None:
     data = _data()
     data["validation"]["labels"] = [1] * 100
     html = render_model_report(data, lang="en")
-    assert 'id="figure-model-roc"' not in html and html.count("Plotly.newPlot(") == 3
+    assert 'id="figure-model-roc"' not in html and html.count("Plotly.newPlot(") == 4
 
 
 def test_the_report_loads_nothing_from_elsewhere(reports: dict[str, str]) -> None:
@@ -189,4 +207,4 @@ def test_an_unknown_language_is_refused_naming_lang() -> None:
 def test_plotly_draws_every_chart_in_a_browser_without_a_network(
     reports: dict[str, str], tmp_path: Path
 ) -> None:
-    assert_charts_drawn_offline(reports["zh-CN"], tmp_path, charts=4)
+    assert_charts_drawn_offline(reports["zh-CN"], tmp_path, charts=5)

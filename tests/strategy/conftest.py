@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from huancui.cli import app
+from huancui.kit.settings import Settings
+from huancui.portfolio.importer import import_delivery
+from huancui.portfolio.policy import DelinquencyPolicy
+from huancui.portfolio.synthetic.generate import generate_portfolio
 from huancui.strategy.cli import strategy_app
 from tests.conftest import ROOT, Cli
 
 DEFAULT_STRATEGY = ROOT / "strategies" / "default.yaml"
+GENERATED_AS_OF = date(2026, 11, 27)
 
 
 def default_text() -> str:
@@ -55,3 +61,21 @@ def strategy_cli(cli: Cli) -> Callable[..., Result]:
         return CliRunner().invoke(strategy_app, list(args), env=cli.env, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def generated_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1,500-account synthetic portfolio imported as of 2026-11-27 (built once)."""
+    root = tmp_path_factory.mktemp("generated")
+    home = root / "home"
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'huancui.db'}")
+    generate_portfolio(
+        accounts=1500, months=13, seed=5, as_of=GENERATED_AS_OF, out=root / "delivery"
+    )
+    import_delivery(
+        directory=root / "delivery",
+        as_of=GENERATED_AS_OF,
+        settings=settings,
+        policy=DelinquencyPolicy(),
+    )
+    return settings.snapshots_dir / GENERATED_AS_OF.isoformat()

@@ -4,7 +4,8 @@ One synthetic portfolio of 50,000 accounts is generated and imported through the
 per test session; the plan is then written by both engines for the default strategy under the
 `cn` and `us-reg-f` packs, and for a variant with more experiments, an account-ordering priority
 that meets every rewrite of strategy/spark.py (inf and NaN included), a gap in the segments, a
-pack with tight frequency caps, vulnerable customers and no contact history file. Each case first
+pack with tight frequency caps, vulnerable customers and no contact history file, and for a
+strategy whose segment and priority read a model score file (NULL for unscored accounts). Each case first
 checks that the plan is far from trivial, so that agreement cannot come from empty output.
 
 Needs Java: skipped without `java` on the PATH, except in CI (CI=true), where that fails.
@@ -196,9 +197,41 @@ def variant_pack(folder: Path) -> CompliancePack:
     return load_pack(path).pack
 
 
+def scored_strategy() -> Strategy:
+    """The default with the prime segment and the priority driven by a model score."""
+    data = yaml.safe_load(DEFAULT_STRATEGY.read_text(encoding="utf-8"))
+    data["name"] = "conformance_scored"
+    data["segments"][0]["condition"] = "coalesce(score_pay_30d, 0) >= 0.6 AND days_past_due <= 30"
+    data["priority"] = "arrears_fen * (1 - coalesce(score_pay_30d, 0.5)) + coalesce(score_roll, 0)"
+    loaded = parse_strategy(yaml.safe_dump(data, allow_unicode=True), source="scored.yaml")
+    assert loaded.valid, loaded.errors
+    assert loaded.strategy is not None
+    return loaded.strategy
+
+
+@pytest.fixture(scope="session")
+def score_folder(snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pay_30d score for four in five delinquent accounts (the rest NULL), as `model score`
+    writes it; the values come from a hash, so they spread over [0, 1)."""
+    folder = tmp_path_factory.mktemp("scores")
+    con = duckdb.connect()
+    table = con.sql(
+        f"""
+        SELECT account_id,
+               (hash(account_id) % 10000) / 10000.0 AS score_pay_30d,
+               0.5 AS scorecard_pay_30d, 'test' AS reasons, CAST(1 AS INTEGER) AS model_version
+        FROM '{snapshot / "accounts.parquet"}'
+        WHERE days_past_due >= 1 AND hash(account_id) % 5 <> 0
+        """
+    ).to_arrow_table()
+    con.close()
+    pq.write_table(table, folder / "pay_30d.parquet")
+    return folder
+
+
 @dataclass(frozen=True)
 class Case:
-    strategy: str  # "default" or "variant"
+    strategy: str  # "default", "variant" or "scored"
     pack: str  # a shipped pack, or "cn-tight"
     variant_snapshot: bool = False
 
@@ -207,7 +240,9 @@ CASES = {
     "default-cn": Case("default", "cn"),
     "default-us-reg-f": Case("default", "us-reg-f"),
     "variant-cn-tight": Case("variant", "cn-tight", variant_snapshot=True),
+    "scored-cn": Case("scored", "cn"),
 }
+STRATEGIES = {"default": default_strategy, "variant": variant_strategy, "scored": scored_strategy}
 
 
 # -- comparison ----------------------------------------------------------------------------------
@@ -261,6 +296,9 @@ def assert_not_trivial(plan: pa.Table, case: Case) -> None:
     assert len(distinct(plan, "suppressed_by")) >= 4
     assert {"champion", "sms_and_email"} <= distinct(plan, "arm")
     assert len(distinct(plan, "idempotency_key")) > 2_000
+    if case.strategy == "scored":
+        # Prime comes from the score alone here, and unscored accounts get the NULL default.
+        assert count(plan, pc.equal(plan.column("segment"), "prime")) > 500
     if case.strategy == "variant":
         assert {"call_heavy", "letter_only", "legal_first"} <= distinct(plan, "arm")
         assert count(plan, pc.is_null(plan.column("segment"))) > 10  # no segment matched
@@ -278,13 +316,20 @@ def assert_not_trivial(plan: pa.Table, case: Case) -> None:
 
 @pytest.mark.parametrize("case_id", list(CASES))
 def test_duckdb_and_spark_write_the_same_plan(
-    case_id: str, spark_engine: Any, snapshot: Path, variant_snapshot: Path, tmp_path: Path
+    case_id: str,
+    spark_engine: Any,
+    snapshot: Path,
+    variant_snapshot: Path,
+    score_folder: Path,
+    tmp_path: Path,
 ) -> None:
     case = CASES[case_id]
-    strategy = default_strategy() if case.strategy == "default" else variant_strategy()
+    strategy = STRATEGIES[case.strategy]()
     pack = load_pack(case.pack).pack if case.pack != "cn-tight" else variant_pack(tmp_path)
     folder = variant_snapshot if case.variant_snapshot else snapshot
-    query = build_query(strategy=strategy, pack=pack, snapshot=folder, as_of=AS_OF)
+    scores = score_folder if case.strategy == "scored" else None
+    query = build_query(strategy=strategy, pack=pack, snapshot=folder, as_of=AS_OF, scores=scores)
+    assert len(query.scores) == (1 if scores else 0)
     if case.variant_snapshot:
         assert query.file("contacts") is None  # the empty stand-in is used
 

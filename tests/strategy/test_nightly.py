@@ -176,6 +176,7 @@ def test_explain_reads_like_the_decision(ready: Cli) -> None:
     assert "SUPPRESSED by hold.hardship" in readable.stdout
     current = json.loads(ready("explain", "A0001", "--as-of", AS_OF, "--json").stdout)
     assert current["in_plan"] is False and current["why_not"].startswith("not delinquent")
+    assert "early-warning condition does not hold" in current["why_not"]
     missing = ready("explain", "NOPE", "--as-of", AS_OF)
     assert missing.exit_code == 3 and "not in the snapshot" in missing.output
 

@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+
+# The package ships min_cost_flow.pyi but no py.typed marker for ortools.graph, so mypy will not
+# read it; the one call site below is checked by tests/analytics/test_allocation.py instead.
+from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
 from huancui.kit.errors import HuancuiError, InvalidInput
@@ -23,6 +27,10 @@ _STEPS_PER_FEN = 100
 # Integer objectives are summed exactly by the solver but read back as doubles; above 2**53
 # hundredths of a fen in total the reported bound would no longer be exact.
 _LARGEST_TOTAL_STEPS = 2.0**53
+_INFEASIBLE = (
+    "capacity: no lawful allocation fits today's capacity; some accounts are allowed only "
+    "treatments that use resources. Raise capacity or allow the no-action treatment."
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,12 @@ def allocate(
     `status` is "optimal" only when the solver closed the gap on the rounded objective (CP-SAT
     also says OPTIMAL when it stops at `gap_limit`, which is not a proof); otherwise "feasible".
     Raises InvalidInput when the input breaks its contract or no lawful allocation fits capacity.
+
+    When every treatment takes at most one unit of at most one resource (tonight's calls and
+    visits: analytics/dispatch.py) the problem is a transportation problem, and it is solved as a
+    min-cost flow instead (OR-Tools network simplex, the same integer weights): exact, proven
+    optimal, and under a second at 20,000 accounts even when many accounts have equal values,
+    where CP-SAT's search can stall on the symmetry for longer than any sensible time limit.
     """
     if not time_limit_s > 0:
         raise InvalidInput(f"time_limit_s: {time_limit_s} must be positive")
@@ -96,6 +110,15 @@ def allocate(
     if np.abs(weight).max(axis=1).sum() >= _LARGEST_TOTAL_STEPS:
         raise InvalidInput("value: amounts too large to solve exactly; give them in fen")
     considered = _undominated(checked)
+    lost = checked.net * _STEPS_PER_FEN - weight
+    # The model only holds undominated treatments, and an optimum exists among them, so the
+    # rounding is only counted over those.
+    rounding = float(np.where(considered, lost, -np.inf).max(axis=1).sum())
+    if _is_network(checked):
+        choice, best = _solve_as_flow(considered, weight=weight, checked=checked)
+        return _result(
+            checked, choice=choice, bound=(best + rounding) / _STEPS_PER_FEN, status="optimal"
+        )
     model, x = _build_model(considered, weight=weight, checked=checked)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(time_limit_s)
@@ -106,10 +129,7 @@ def allocate(
     solver.parameters.keep_all_feasible_solutions_in_presolve = True
     code = solver.solve(model)
     if code == cp_model.INFEASIBLE:
-        raise InvalidInput(
-            "capacity: no lawful allocation fits today's capacity; some accounts are allowed only "
-            "treatments that use resources. Raise capacity or allow the no-action treatment."
-        )
+        raise InvalidInput(_INFEASIBLE)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise HuancuiError(
             f"allocate: the solver found no allocation within {time_limit_s} s "
@@ -119,10 +139,6 @@ def allocate(
     for (i, j), var in x.items():
         if solver.boolean_value(var):
             choice[i] = j
-    lost = checked.net * _STEPS_PER_FEN - weight
-    # The model only holds undominated treatments, and an optimum exists among them, so the
-    # rounding is only counted over those.
-    rounding = float(np.where(considered, lost, -np.inf).max(axis=1).sum())
     proved = solver.objective_value >= solver.best_objective_bound
     return _result(
         checked,
@@ -186,6 +202,54 @@ def _undominated(checked: _Checked) -> np.ndarray:
             beats = (net_k > net_j) | ((net_k == net_j) & (fewer or k < j))
             keep[:, j] &= ~(checked.allowed[:, k] & beats)
     return keep
+
+
+def _is_network(checked: _Checked) -> bool:
+    """Whether each treatment takes at most one unit of at most one resource."""
+    if not checked.usage:
+        return True
+    units = np.stack(list(checked.usage.values()))
+    return bool(np.all(units <= 1) and np.all(units.sum(axis=0) <= 1))
+
+
+def _solve_as_flow(
+    considered: np.ndarray, *, weight: np.ndarray, checked: _Checked
+) -> tuple[np.ndarray, float]:
+    """The allocation maximising Σ weight as a min-cost flow, and that maximum (in steps).
+
+    Each account is a node with one unit to send; an arc per considered treatment leads to the
+    resource it uses (or straight to the sink when it uses none), and each resource passes at most
+    its capacity to the sink. Integral capacities make the optimal flow integral: a 0/1 choice.
+    """
+    n = checked.net.shape[0]
+    resources = list(checked.usage)
+    sink = n + len(resources)
+    head_of = np.full(checked.net.shape[1], sink, dtype=np.int64)
+    for k, r in enumerate(resources):
+        head_of[checked.usage[r] == 1] = n + k
+    rows, cols = np.nonzero(considered)
+    flow = min_cost_flow.SimpleMinCostFlow()
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(
+        rows.astype(np.int32),
+        head_of[cols].astype(np.int32),
+        np.ones(rows.size, dtype=np.int64),
+        -weight[rows, cols].astype(np.int64),
+    )
+    for k, r in enumerate(resources):
+        flow.add_arc_with_capacity_and_unit_cost(n + k, sink, checked.capacity[r], 0)
+    flow.set_nodes_supplies(
+        np.arange(sink + 1, dtype=np.int32),
+        np.concatenate([np.ones(n, np.int64), np.zeros(len(resources), np.int64), [-n]]),
+    )
+    code = flow.solve()
+    if code == flow.INFEASIBLE:
+        raise InvalidInput(_INFEASIBLE)
+    if code != flow.OPTIMAL:
+        raise HuancuiError(f"allocate: the min-cost flow failed ({code})")
+    used = flow.flows(arcs) > 0
+    choice = np.full(n, -1, dtype=np.int64)
+    choice[rows[used]] = cols[used]
+    return choice, -float(flow.optimal_cost())
 
 
 def _build_model(

@@ -1,6 +1,7 @@
-"""`huancui model train|validate|score --target NAME --as-of DATE [--json]` (docs/analytics.md).
+"""`huancui model train|validate|score|report|truth|uplift` and `huancui optimise`.
 
-Mounted by huancui/cli.py with `register`; the model libraries load only when a command runs.
+Mounted by huancui/cli.py with `register` and `register_optimise`; the model libraries load only
+when a command runs (docs/analytics.md).
 """
 
 from __future__ import annotations
@@ -167,5 +168,125 @@ def truth_command(
     )
 
 
+def _yuan(fen: float | None) -> str:
+    return "n/a (no uplift model)" if fen is None else f"{fen / 100:,.2f} yuan"
+
+
+@model_app.command("uplift")
+def uplift_command(
+    log: Annotated[Path, typer.Option("--log", help="Decision log Parquet (huancui simulate).")],
+    learner: Annotated[
+        str, typer.Option("--learner", help="t (T-learner) or x (X-learner).")
+    ] = "t",
+    json_out: JsonFlag = False,
+) -> None:
+    """Train the uplift model of calls and visits over automated contact.
+
+    Fitted on a randomised decision log (huancui simulate), validated on held-out accounts and
+    registered as model target "uplift"."""
+    from huancui.analytics import optimise
+
+    try:
+        with err.status("training…"):
+            result = optimise.train(get_settings(), log=log, learner=learner)
+    except HuancuiError as exc:
+        raise fail(exc) from None
+    if json_out:
+        emit_json(result)
+        return
+    out.print(
+        f"uplift v{result['version']} ({result['learner']}-learner): {result['rows']:,} decisions"
+        f" of {result['accounts']:,} accounts, days {result['days'][0]}–{result['days'][1]};"
+        f" held out {result['n_test']:,}; saved to {result['artifact']}",
+        highlight=False,
+    )
+    for name, v in result["treatments"].items():
+        out.print(
+            f"  {name:6s} vs automated: effect {_yuan(v['ate'])} per account"
+            f" (95% CI {v['ate_ci_low'] / 100:,.2f} to {v['ate_ci_high'] / 100:,.2f}),"
+            f" mean predicted {_yuan(v['mean_predicted_uplift'])};"
+            f" Qini {v['qini_coefficient']:.2f} vs random-ranking sd {v['qini_null_sd']:.2f}",
+            highlight=False,
+        )
+
+
+def optimise_command(
+    as_of: AsOf,
+    capacity: Annotated[
+        str, typer.Option("--capacity", help="Staffed contacts available, e.g. call=40,visit=5.")
+    ],
+    policy: Annotated[
+        str, typer.Option("--policy", help="optimised (uplift model) or balance (arrears first).")
+    ] = "optimised",
+    model_version: Annotated[
+        int | None, typer.Option("--model-version", help="Uplift model version (default: newest).")
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Defer the open calls and visits not allocated.")
+    ] = False,
+    actor: Annotated[str | None, typer.Option(help="Who applies (default: OS user).")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Choose who gets tonight's calls and visits within capacity (调度).
+
+    The uplift model's optimum, compared with ranking by arrears on the same candidates; writes
+    HUANCUI_HOME/allocations/DATE/allocation.parquet. --apply defers the run's open calls and
+    visits that were not allocated (audited; re-running changes nothing)."""
+    from huancui.analytics import optimise
+    from huancui.cli_support import actor_or_os_user
+
+    day = parse_date(as_of)
+    try:
+        result = optimise.optimise(
+            get_settings(),
+            as_of=day,
+            capacity=optimise.parse_capacity(capacity),
+            policy=policy,
+            model_version=model_version,
+            apply=apply,
+            actor=actor_or_os_user(actor),
+        )
+    except HuancuiError as exc:
+        raise fail(exc) from None
+    if json_out:
+        emit_json(result)
+        return
+    c, cap, used = result["candidates"], result["capacity"], result["used"]
+    model = f"uplift v{result['model_version']}" if result["model_version"] else "no model"
+    out.print(
+        f"Allocation for {result['as_of']} (run {result['run_id']}, policy {result['policy']},"
+        f" {model}): {c['accounts']:,} accounts with a planned call or visit",
+        highlight=False,
+    )
+    for r in ("call", "visit"):
+        out.print(
+            f"  {r:5s} {c[r]:,} candidates, capacity {cap[r]:,}, used {used[r]:,}"
+            f" (balance ranking {result['balance_used'][r]:,})",
+            highlight=False,
+        )
+    out.print(
+        f"  expected extra recovery minus cost: {_yuan(result['expected_net_fen'])};"
+        f" balance ranking on the same candidates {_yuan(result['balance_expected_net_fen'])}",
+        highlight=False,
+    )
+    if result["solver_status"] is not None:
+        out.print(
+            f"  solver {result['solver_status']}, proven gap {result['gap']:.2%}"
+            f" (bound {_yuan(result['bound_fen'])})",
+            highlight=False,
+        )
+    out.print(f"  written to {result['file']}", highlight=False)
+    if result["applied"] is not None:
+        a = result["applied"]
+        out.print(
+            f"  applied: {a['deferred']:,} work items deferred, {a['reopened']:,} reopened",
+            highlight=False,
+        )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(model_app, name="model")
+
+
+def register_optimise(app: typer.Typer) -> None:
+    app.command("optimise")(optimise_command)

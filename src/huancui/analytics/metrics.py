@@ -1,6 +1,7 @@
 """How good a model's probabilities are: discrimination, calibration and population stability.
 
-Owns the validation report (AUC, Gini, KS, Brier, calibration bins) and the PSI.
+Owns the validation report (AUC, Gini, KS, Brier, calibration bins), the PSI and the stability
+series (the same measures month end by month end).
 """
 
 from __future__ import annotations
@@ -63,6 +64,45 @@ def validation_report(
         "calibration": calibration(labels, scores),
         "psi": None if p_train is None else psi(p_train, scores),
     }
+
+
+class StabilityPoint(TypedDict):
+    date: str
+    rows: int
+    positive_share: float
+    mean_score: float
+    auc: dict[str, float | None]  # per model; None when the month has one outcome only
+    psi: float | None  # the first model's scores against `reference`
+
+
+def stability_series(
+    dates: np.ndarray, y_true: np.ndarray, scores: dict[str, np.ndarray], reference: np.ndarray
+) -> list[StabilityPoint]:
+    """Per date (month end), in date order: rows, positive share, the first model's mean score,
+    each model's AUC, and the PSI of the first model's scores against `reference` (its training
+    scores). A model that holds over time keeps its AUC and a PSI below 0.1."""
+    labels = _outcomes(y_true)
+    when = np.asarray(dates).astype(str)
+    first = next(iter(scores))
+    series: list[StabilityPoint] = []
+    for day in sorted(set(when.tolist())):
+        rows = when == day
+        month = labels[rows]
+        both = 0 < int(month.sum()) < month.size
+        series.append(
+            {
+                "date": day,
+                "rows": int(rows.sum()),
+                "positive_share": float(month.mean()),
+                "mean_score": float(np.mean(scores[first][rows])),
+                "auc": {
+                    name: float(roc_auc_score(month, p[rows])) if both else None
+                    for name, p in scores.items()
+                },
+                "psi": psi(reference, scores[first][rows]),
+            }
+        )
+    return series
 
 
 def calibration(labels: np.ndarray, scores: np.ndarray) -> list[CalibrationBin]:

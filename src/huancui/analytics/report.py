@@ -80,6 +80,10 @@ _ZH: dict[str, str] = {
     "charts.calibration": "校准：预测概率与实际发生率（验证集，按分数十等分）",
     "charts.distribution": "LightGBM 分数分布：训练集与验证集（PSI {psi}）",
     "charts.importance": "特征重要性（LightGBM 增益，前 {n} 个）",
+    "charts.stability": "跨时间稳定性：各月末的 AUC，以及 LightGBM 分数相对训练集的 PSI",
+    "axis.month_end": "月末",
+    "axis.auc": "AUC",
+    "axis.psi": "PSI",
     "axis.fpr": "假阳性率",
     "axis.tpr": "真阳性率",
     "axis.predicted": "平均预测概率",
@@ -141,6 +145,10 @@ _EN: dict[str, str] = {
     "charts.calibration": "Calibration: predicted against observed (validation, score deciles)",
     "charts.distribution": "LightGBM score distribution, train against validation (PSI {psi})",
     "charts.importance": "Feature importance (LightGBM gain, top {n})",
+    "charts.stability": "Stability over time: AUC per month end, and PSI of LightGBM scores against training",
+    "axis.month_end": "Month end",
+    "axis.auc": "AUC",
+    "axis.psi": "PSI",
     "axis.fpr": "False positive rate",
     "axis.tpr": "True positive rate",
     "axis.predicted": "Mean predicted probability",
@@ -361,6 +369,54 @@ def _distribution_figure(data: dict[str, Any], labels: dict[str, str]) -> dict[s
     return figure_json(figure) if figure.data else None
 
 
+def _stability_figure(data: dict[str, Any], labels: dict[str, str]) -> dict[str, Any] | None:
+    """AUC of each model per month end (lines) and the PSI against training (bars, right axis);
+    models trained before the stability series was recorded have none."""
+    series = data["metadata"].get("stability") or []
+    if not series:
+        return None
+    dates = [point["date"] for point in series]
+    figure = go.Figure(
+        layout=chart_layout(
+            labels["charts.stability"],
+            xaxis={"title": {"text": labels["axis.month_end"]}, "type": "category"},
+            yaxis={
+                "title": {"text": labels["axis.auc"]},
+                "range": [0.5, 1],
+                "gridcolor": "#e6e6e6",
+            },
+            yaxis2={
+                "title": {"text": labels["axis.psi"]},
+                "overlaying": "y",
+                "side": "right",
+                "rangemode": "tozero",
+                "showgrid": False,
+            },
+        )
+    )
+    figure.add_trace(
+        go.Bar(
+            x=dates,
+            y=[point["psi"] for point in series],
+            name=labels["axis.psi"],
+            yaxis="y2",
+            marker={"color": "#cccccc"},
+            opacity=0.6,
+        )
+    )
+    for model in MODELS:
+        figure.add_trace(
+            go.Scatter(
+                x=dates,
+                y=[point["auc"].get(model) for point in series],
+                name=labels[f"model.{model}"],
+                mode="lines+markers",
+                line={"color": _colour(model)},
+            )
+        )
+    return figure_json(figure)
+
+
 def _importance_figure(
     data: dict[str, Any], lang: Language, labels: dict[str, str]
 ) -> dict[str, Any] | None:
@@ -442,6 +498,7 @@ def model_view(data: dict[str, Any], *, lang: str = DEFAULT_LANGUAGE) -> dict[st
             "calibration": _calibration_figure(data, labels),
             "distribution": _distribution_figure(data, labels),
             "importance": _importance_figure(data, language, labels),
+            "stability": _stability_figure(data, labels),
         },
         "scorecard": _scorecard_rows(data, language),
         "scorecard_truncated": (

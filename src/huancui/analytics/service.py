@@ -23,11 +23,12 @@ import pyarrow.parquet as pq
 from huancui.analytics import registry
 from huancui.analytics.features import FEATURES, build_features
 from huancui.analytics.labels import build_labels
-from huancui.analytics.metrics import psi, validation_report
+from huancui.analytics.metrics import psi, stability_series, validation_report
 from huancui.analytics.models import predict, reasons, train_models
 from huancui.kit.errors import InvalidInput, NotFound
 from huancui.kit.settings import Settings
 from huancui.portfolio.snapshot_store import snapshot_dir
+from huancui.strategy.scores import scores_dir
 
 HORIZON_DAYS = 30
 TRAIN_MONTHS = 6  # month ends used for training before the validation month end
@@ -127,10 +128,10 @@ def _digest(table: pa.Table, labels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def train(settings: Settings, *, target: str, as_of: date, seed: int = 7) -> dict[str, Any]:
-    """Train both models on the earlier month ends, validate on the latest; register them."""
+def fit(snapshot: Path, *, target: str, as_of: date, seed: int = 7) -> tuple[Any, dict[str, Any]]:
+    """Train both models of `target` on a snapshot folder (earlier month ends train, the latest
+    validates); the pair and its metadata, not yet registered."""
     _check_target(target)
-    snapshot = _snapshot(settings, as_of)
     dates = month_ends(as_of, count=TRAIN_MONTHS + 1)
     train_set = examples(snapshot, target, dates[:-1])
     valid_set = examples(snapshot, target, dates[-1:])
@@ -169,7 +170,24 @@ def train(settings: Settings, *, target: str, as_of: date, seed: int = 7) -> dic
         "train_scores": {
             m: np.asarray(p, dtype=float).round(6).tolist() for m, p in p_train.items()
         },
+        "stability": stability_series(
+            np.concatenate([_dates_of(train_set), _dates_of(valid_set)]),
+            np.concatenate([train_set.labels, valid_set.labels]),
+            {m: np.concatenate([p_train[m], p_valid[m]]) for m in p_train},
+            np.asarray(p_train["lightgbm"]),
+        ),
     }
+    return pair, metadata
+
+
+def _dates_of(data: Examples) -> np.ndarray:
+    return np.asarray([d.isoformat() for d in data.features.column("as_of").to_pylist()])
+
+
+def train(settings: Settings, *, target: str, as_of: date, seed: int = 7) -> dict[str, Any]:
+    """Train both models on the earlier month ends, validate on the latest; register them."""
+    _check_target(target)
+    pair, metadata = fit(_snapshot(settings, as_of), target=target, as_of=as_of, seed=seed)
     folder = registry.save(pair, settings.home, target, metadata)
     return {**{k: v for k, v in metadata.items() if k != "train_scores"}, "artifact": str(folder)}
 
@@ -183,13 +201,40 @@ def score(
     _check_target(target)
     snapshot = _snapshot(settings, as_of)
     pair, metadata = registry.load(settings.home, target, version)
+    path = write_scores(
+        snapshot, as_of=as_of, target=target, pair=pair, metadata=metadata, lang=lang,
+        out=scores_dir(settings.home, as_of),
+    )  # fmt: skip
+    lightgbm = pq.read_table(path, columns=[f"score_{target}"]).column(0).to_numpy()
+    return {
+        "target": target,
+        "as_of": as_of.isoformat(),
+        "model_version": metadata["version"],
+        "accounts": int(lightgbm.size),
+        "mean_score": float(np.mean(lightgbm)) if lightgbm.size else None,
+        "psi_vs_training": validation_stability(metadata, lightgbm),
+        "file": str(path),
+    }
+
+
+def write_scores(
+    snapshot: Path,
+    *,
+    as_of: date,
+    target: str,
+    pair: Any,
+    metadata: dict[str, Any],
+    lang: str,
+    out: Path,
+) -> Path:
+    """Score the target's population in a snapshot folder into `out`/<target>.parquet, the
+    file a nightly plan joins (strategy/scores.py)."""
     features = build_features(snapshot, as_of)
     population = _population(snapshot, as_of, target)
     table = features.filter(pc.is_in(features.column("account_id"), value_set=population))
     scores = predict(pair, table)
     used = [f for f in FEATURES if f.name in pair.features]
     why = reasons(pair, table, used, lang, towards=BAD_LABEL[target])
-    out = snapshot_dir(settings.home / "scores", as_of)
     out.mkdir(parents=True, exist_ok=True)
     result = pa.table(
         {
@@ -197,21 +242,15 @@ def score(
             f"score_{target}": pa.array(scores["lightgbm"]),
             f"scorecard_{target}": pa.array(scores["scorecard"]),
             "reasons": pa.array(["; ".join(r) for r in why]),
-            "model_version": pa.array([metadata["version"]] * table.num_rows, pa.int32()),
+            "model_version": pa.array([metadata.get("version", 0)] * table.num_rows, pa.int32()),
         }
     )
     path = out / f"{target}.parquet"
-    pq.write_table(result, path)
-    stability = validation_stability(metadata, scores["lightgbm"])
-    return {
-        "target": target,
-        "as_of": as_of.isoformat(),
-        "model_version": metadata["version"],
-        "accounts": table.num_rows,
-        "mean_score": float(np.mean(scores["lightgbm"])) if table.num_rows else None,
-        "psi_vs_training": stability,
-        "file": str(path),
-    }
+    # Written aside and renamed: a nightly run reading the folder sees the old file or the new.
+    partial = path.with_suffix(".parquet.partial")
+    pq.write_table(result, partial)
+    partial.replace(path)
+    return path
 
 
 def validation_stability(metadata: dict[str, Any], scores: np.ndarray) -> float | None:

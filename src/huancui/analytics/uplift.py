@@ -14,6 +14,9 @@ import numpy as np
 
 from huancui.kit.errors import InvalidInput
 
+# A fitted model, or the same model reloaded from its text file (analytics/registry.py).
+Regressor = lgb.LGBMRegressor | lgb.Booster
+
 MIN_UNITS_PER_ARM = 20
 LEARNERS = ("t", "x")
 Z_95 = 1.959963984540054
@@ -145,7 +148,7 @@ def _regressor(
     return model
 
 
-def _predict(model: lgb.LGBMRegressor, features: np.ndarray) -> np.ndarray:
+def _predict(model: Regressor, features: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(features), dtype=float)
 
 
@@ -153,7 +156,7 @@ def _predict(model: lgb.LGBMRegressor, features: np.ndarray) -> np.ndarray:
 class TLearner:
     """One outcome model per arm; uplift is each challenger's prediction minus the control's."""
 
-    models: tuple[lgb.LGBMRegressor, ...]
+    models: tuple[Regressor, ...]
     columns: int
 
     def predict_outcome(self, X: np.ndarray) -> np.ndarray:
@@ -191,8 +194,8 @@ class XLearner:
     treated accounts 1 - g, so the larger group's first-stage model carries the blend.
     """
 
-    treated_effect: tuple[lgb.LGBMRegressor, ...]
-    control_effect: tuple[lgb.LGBMRegressor, ...]
+    treated_effect: tuple[Regressor, ...]
+    control_effect: tuple[Regressor, ...]
     control_weight: tuple[float, ...]
     columns: int
 

@@ -55,6 +55,7 @@ from huancui.portfolio.snapshot_store import snapshot_dir
 from huancui.portfolio.tables import AccountRow, AccountSnapshotRow, CustomerRow, SnapshotRow
 from huancui.strategy.explain import segment_of
 from huancui.strategy.pipeline import planned_date_for
+from huancui.strategy.scores import scores_dir
 from huancui.strategy.service import active_strategy
 
 PPM = Decimal(1_000_000)
@@ -117,7 +118,9 @@ def account_facts(
     # its contact day.
     name, strategy = active_strategy(session, on=planned_date_for(as_of))
     accounts_file = snapshot_dir(settings.snapshots_dir, as_of) / "accounts.parquet"
-    segment = segment_of(accounts_file, strategy, account_id)
+    segment = segment_of(
+        accounts_file, strategy, account_id, scores=scores_dir(settings.home, as_of)
+    )
     if segment is None:
         raise NotPermitted(f"account {account_id} matches no segment of strategy {name} on {as_of}")
     return AccountFacts(as_of, account, state, customer, segment)

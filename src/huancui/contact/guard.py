@@ -96,6 +96,7 @@ PLAN_COLUMNS: tuple[str, ...] = (
 )
 CHANNELS: tuple[str, ...] = ("sms", "email", "call", "visit", "letter", "legal")
 NO_SEGMENT_RULE = "strategy.no_segment"
+HOLDOUT_RULE = "strategy.early_warning_holdout"
 
 
 @dataclass(frozen=True)
@@ -490,6 +491,7 @@ screened AS (
         w.window_start, w.window_end, w.hours_effect,
         t.last_date,
         CASE
+            WHEN a.channel IS NULL AND a.segment IS NOT NULL THEN {lit(HOLDOUT_RULE)}
             WHEN a.channel IS NULL THEN {lit(NO_SEGMENT_RULE)}
             WHEN a.vulnerable AND NOT a.specialist THEN {lit(VULNERABLE_RULE)}
             {hold_whens}

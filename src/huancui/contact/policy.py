@@ -70,6 +70,7 @@ BUILT_IN_RULES: frozenset[str] = frozenset(
         HOURS_CLOSED_RULE,
         CADENCE_RULE,
         "strategy.no_segment",
+        "strategy.early_warning_holdout",
     }
 )
 # Channels the customers file records a consent for (consent_sms, consent_email, consent_call).

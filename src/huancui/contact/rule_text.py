@@ -71,6 +71,11 @@ _TEXT: dict[str, tuple[str, str]] = {
         "No segment of the strategy matched: no treatment (the strategy needs a catch-all).",
         "未匹配任何客户分类：无处置方案（策略缺少兜底分类）。",
     ),
+    "strategy.early_warning_holdout": (
+        "Early-warning holdout: drawn by the stable hash to get no contact, the randomised"
+        " control that measures the effect of the early-warning treatment.",
+        "预警对照组：按稳定哈希抽中，不作联系，作为衡量预警关怀效果的随机对照。",
+    ),
 }
 
 

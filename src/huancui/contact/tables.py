@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from huancui.kit.database import Base
 
-WORK_ITEM_STATUSES = ("open", "in_progress", "done", "cancelled")
+WORK_ITEM_STATUSES = ("open", "in_progress", "done", "cancelled", "deferred")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "expired", "cancelled")
 OUTBOX_CHANNELS = ("sms", "email")
 WORK_CHANNELS = ("call", "visit", "letter", "legal")

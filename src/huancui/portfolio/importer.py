@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import getpass
-import hashlib
 import shutil
 import tempfile
 import time
@@ -26,6 +25,7 @@ from huancui.access.audit import record
 from huancui.access.crypto import FieldCipher
 from huancui.access.pii import encrypt_batches
 from huancui.kit.database import migrate, unit_of_work
+from huancui.kit.digest import sha256_of
 from huancui.kit.errors import InvalidInput
 from huancui.kit.settings import Settings
 from huancui.portfolio.contract import FILES_BY_NAME
@@ -83,14 +83,6 @@ class ImportResult:
     seconds: float
     quarantine_file: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _batches(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBatch]:

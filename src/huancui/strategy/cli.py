@@ -64,7 +64,8 @@ def validate(path: StrategyPath, json_out: JsonFlag = False) -> None:
             out.print(
                 f"{path}: strategy {s.name} v{s.version} is valid (segments {len(s.segments)},"
                 f" stages {len(s.stages)}, treatments {len(s.treatments)},"
-                f" challengers {len(s.challengers)})",
+                f" challengers {len(s.challengers)},"
+                f" early warning {'on' if s.early_warning else 'off'})",
                 highlight=False,
             )
         else:

@@ -35,9 +35,21 @@ import duckdb
 from huancui.portfolio.validation import lit
 from huancui.strategy.assignment import assignment_sql
 from huancui.strategy.columns import SCORE_COLUMNS
-from huancui.strategy.spec import Challenger, Stage, Strategy, Treatment
+from huancui.strategy.spec import (
+    EW_EXPERIMENT,
+    EW_HOLDOUT,
+    EW_SEGMENT,
+    EW_STAGE,
+    Challenger,
+    Stage,
+    Strategy,
+    Treatment,
+)
 
 NO_SEGMENT_REASON = "no segment matched; the last segment is not a catch-all (condition: TRUE)"
+HOLDOUT_REASON = (
+    "early-warning holdout: no contact, the randomised control that measures the effect"
+)
 CHAMPION = "champion"
 
 PLAN_COLUMNS: tuple[str, ...] = (
@@ -68,7 +80,7 @@ accounts AS (
 ),
 eligible AS (
     SELECT * FROM accounts
-    WHERE days_past_due >= {strategy.stages[0].min_dpd}
+    WHERE (days_past_due >= {strategy.stages[0].min_dpd}{_early_warning_filter(strategy)})
       AND NOT coalesce(charged_off, FALSE)
       AND (status IS NULL OR status <> 'charged_off')
 ),
@@ -76,9 +88,11 @@ classified AS (
     SELECT
         account_id,
         customer_id,
-        {_segment_case(strategy, index=False)} AS segment,
-        {_segment_case(strategy, index=True)} AS segment_rule_index,
-        {_stage_case(strategy.stages)} AS stage,
+        {_early_warning_or(strategy, lit(EW_SEGMENT), _segment_case(strategy, index=False))}
+            AS segment,
+        {_early_warning_or(strategy, "CAST(NULL AS INTEGER)", _segment_case(strategy, index=True))}
+            AS segment_rule_index,
+        {_early_warning_or(strategy, lit(EW_STAGE), _stage_case(strategy.stages))} AS stage,
         CAST(({strategy.priority_sql}) AS DOUBLE) AS priority
     FROM eligible
 ),
@@ -88,6 +102,30 @@ assigned AS (
         {_arm_case(strategy)} AS arm
     FROM classified
 )""".strip()
+
+
+def _early_warning_filter(strategy: Strategy) -> str:
+    """Current, open accounts the early-warning condition picks (a NULL condition: not picked)."""
+    if strategy.early_warning is None:
+        return ""
+    return (
+        " OR (days_past_due = 0 AND coalesce(status, 'open') = 'open'"
+        f" AND coalesce(({strategy.early_warning.condition_sql}), FALSE))"
+    )
+
+
+def _early_warning_or(strategy: Strategy, early: str, otherwise: str) -> str:
+    """`early` for the early-warning accounts (the only current ones eligible), else `otherwise`."""
+    if strategy.early_warning is None:
+        return otherwise
+    return f"CASE WHEN days_past_due = 0 THEN {early} ELSE {otherwise} END"
+
+
+def treatments_of(strategy: Strategy) -> tuple[Treatment, ...]:
+    """Every cell's treatment, the early-warning section's included."""
+    if strategy.early_warning is None:
+        return strategy.treatments
+    return (*strategy.treatments, strategy.early_warning.as_treatment())
 
 
 def compile_plan_sql(
@@ -105,7 +143,7 @@ def compile_plan_sql(
     return f"""
 WITH {_classified_ctes(strategy, accounts_relation, available_columns)},
 treatments (segment, stage, channels, template, tone, cadence_days, queue) AS (
-    VALUES {", ".join(_treatment_row(t) for t in strategy.treatments)}
+    VALUES {", ".join(_treatment_row(t) for t in treatments_of(strategy))}
 ),
 overrides (experiment, arm, channels, template, tone, cadence_days, queue) AS (
     {_override_rows(strategy.challengers)}
@@ -119,7 +157,7 @@ SELECT
     a.experiment,
     a.arm,
     a.priority,
-    CASE WHEN a.segment IS NULL THEN {lit(NO_SEGMENT_REASON)} END AS reason
+    {_reason_case("a")} AS reason
 FROM assigned AS a
 LEFT JOIN treatments AS t ON t.segment = a.segment AND t.stage = a.stage
 LEFT JOIN overrides AS o ON o.experiment = a.experiment AND o.arm = a.arm
@@ -167,7 +205,7 @@ strategy_actions AS (
     SELECT
         a.account_id, a.customer_id, a.segment, a.segment_rule_index, a.stage,
         a.experiment, a.arm, a.priority,
-        CASE WHEN a.segment IS NULL THEN {lit(NO_SEGMENT_REASON)} END AS reason,
+        {_reason_case("a")} AS reason,
         c.channel_no, c.channel, c.template, c.tone, c.cadence_days, c.queue
     FROM assigned AS a
     LEFT JOIN cells AS c
@@ -175,12 +213,23 @@ strategy_actions AS (
 )""".strip()
 
 
+def _reason_case(alias: str) -> str:
+    """Why an eligible account gets no contact: no segment matched, or the holdout drew it."""
+    return (
+        f"CASE WHEN {alias}.segment IS NULL THEN {lit(NO_SEGMENT_REASON)}"
+        f" WHEN {alias}.segment = {lit(EW_SEGMENT)} AND {alias}.arm = {lit(EW_HOLDOUT)}"
+        f" THEN {lit(HOLDOUT_REASON)} END"
+    )
+
+
 def _cell_rows(strategy: Strategy) -> list[str]:
     rows: list[str] = []
-    for t in strategy.treatments:
+    for t in treatments_of(strategy):
         experiment, arms = strategy.arms(t.segment, t.stage)
         variants: list[tuple[str, Treatment]] = [(CHAMPION if experiment else "", t)]
         for arm in arms:
+            if experiment == EW_EXPERIMENT:
+                continue  # the holdout arm: no contact, so no cell rows
             override = next(
                 c.treatment
                 for c in strategy.challengers
@@ -237,7 +286,8 @@ def _stage_case(stages: tuple[Stage, ...]) -> str:
 
 
 def _cells(strategy: Strategy) -> list[tuple[str, str]]:
-    return [(g.id, s.id) for g in strategy.segments for s in strategy.stages]
+    cells = [(g.id, s.id) for g in strategy.segments for s in strategy.stages]
+    return cells + ([(EW_SEGMENT, EW_STAGE)] if strategy.early_warning is not None else [])
 
 
 def _in_cell(segment: str, stage: str) -> str:

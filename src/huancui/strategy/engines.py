@@ -53,6 +53,11 @@ def register(con: duckdb.DuckDBPyConnection, query: PlanQuery) -> None:
             con.execute(
                 f"CREATE OR REPLACE VIEW {relation} AS SELECT * FROM read_parquet({lit(str(path))})"
             )
+    for score in query.scores:
+        con.execute(
+            f"CREATE OR REPLACE VIEW {score.relation} AS"
+            f" SELECT * FROM read_parquet({lit(str(score.path))})"
+        )
     for relation, table in (
         ("snap_holds", query.holds),
         ("ref_days", query.refs.days),

@@ -3,7 +3,9 @@
 Everything comes from what the run recorded — its plan file, the strategy version and the
 compliance pack it used — plus the snapshot's values for this account, so the explanation
 describes the decision that was made, not a fresh one. The segment conditions and the priority
-are re-evaluated for this one account (the same compiled SQL, in DuckDB) to show the arithmetic.
+are re-evaluated for this one account (the same compiled SQL, in DuckDB) to show the arithmetic,
+with the model scores the run recorded (strategy/scores.py): their values for this account, the
+model version, the reasons the model gave, and a warning if the file changed after the run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlglot import exp
 
 from huancui.contact.policy import CompliancePack, load_pack
 from huancui.contact.rule_text import describe, known_rules
+from huancui.kit.digest import sha256_of
 from huancui.kit.errors import NotFound
 from huancui.kit.money import display_yuan
 from huancui.kit.settings import Settings
@@ -29,7 +32,8 @@ from huancui.strategy.assignment import stable_uniform, upper_bounds
 from huancui.strategy.columns import COLUMNS_BY_NAME
 from huancui.strategy.compiler import missing_scores_sql
 from huancui.strategy.nightly import current_run, strategy_of
-from huancui.strategy.spec import Strategy
+from huancui.strategy.scores import ScoreFile, recorded_files, score_files, scored_accounts_sql
+from huancui.strategy.spec import EW_SEGMENT, EW_STAGE, Strategy
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,13 @@ def explain(
     pack = load_pack(run.policy_name).pack
     plan_file = settings.home / run.plan_path
     snapshot = snapshot_dir(settings.snapshots_dir, as_of) / "accounts.parquet"
+    files = tuple(
+        f for f in recorded_files(run.model_versions or {}, settings.home) if f.path.exists()
+    )
     con = duckdb.connect()
     try:
-        account = _account_row(con, snapshot, account_id)
+        source = _with_scores(snapshot, con, files)
+        account = _account_row(con, source, account_id)
         if account is None:
             raise NotFound(f"account {account_id} is not in the snapshot of {as_of}")
         # The plan file is ordered by account and channel; a filtered scan keeps that order.
@@ -90,8 +98,9 @@ def explain(
         )
         names = [d[0] for d in actions.description]
         rows = [dict(zip(names, r, strict=True)) for r in actions.fetchall()]
-        checks = _segment_checks(con, snapshot, strategy, account_id)
-        priority_value = _evaluate(con, snapshot, strategy.priority_sql, account_id)
+        checks = _segment_checks(con, source, strategy, account_id)
+        priority_value = _evaluate(con, source, strategy.priority_sql, account_id)
+        scores = _scores(con, run.model_versions or {}, files, account_id, settings.home)
     finally:
         con.close()
 
@@ -112,6 +121,7 @@ def explain(
                 "cycles_delinquent",
             )
         },
+        "scores": scores,
     }
     if not rows:
         data["in_plan"] = False
@@ -119,6 +129,18 @@ def explain(
         return Explanation(data)
     data["in_plan"] = True
     first = rows[0]
+    early = strategy.early_warning
+    if early is not None and first["segment"] == EW_SEGMENT:
+        # Current accounts are not tried against the segments: the early-warning section took it.
+        checks = [
+            {
+                "segment": EW_SEGMENT,
+                "label_zh": early.label_zh,
+                "label_en": early.label_en,
+                "condition": f"days_past_due = 0 AND ({early.condition})",
+                "holds": True,
+            }
+        ]
     data["segment"] = {
         "id": first["segment"],
         "rule_index": first["segment_rule_index"],
@@ -127,9 +149,11 @@ def explain(
     stage = next((s for s in strategy.stages if s.id == first["stage"]), None)
     data["stage"] = {
         "id": first["stage"],
-        "range_dpd": stage.describe() if stage else None,
+        "range_dpd": stage.describe() if stage else ("0" if first["stage"] == EW_STAGE else None),
         "days_past_due": account.get("days_past_due"),
     }
+    if first.get("reason"):
+        data["reason"] = first["reason"]
     data["experiment"] = _experiment(strategy, first, account_id)
     used = _columns_in(strategy.priority)
     values = {name: account.get(name) for name in used}
@@ -148,31 +172,67 @@ def explain(
 
 
 def _account_row(
-    con: duckdb.DuckDBPyConnection, snapshot: Any, account_id: str
+    con: duckdb.DuckDBPyConnection, source: str, account_id: str
 ) -> dict[str, Any] | None:
-    result = con.execute(
-        f"SELECT * FROM read_parquet({lit(str(snapshot))}) WHERE account_id = ?", [account_id]
-    )
+    result = con.execute(f"SELECT * FROM {source} WHERE account_id = ?", [account_id])
     names = [d[0] for d in result.description]
     found = result.fetchone()
     return None if found is None else dict(zip(names, found, strict=True))
 
 
-def _with_scores(snapshot: Any, con: duckdb.DuckDBPyConnection) -> str:
-    names = {
-        r[0]
-        for r in con.execute(
-            f"DESCRIBE SELECT * FROM read_parquet({lit(str(snapshot))})"
-        ).fetchall()
-    }
-    extra = missing_scores_sql(names)
-    return f"(SELECT *{extra} FROM read_parquet({lit(str(snapshot))}))"
+def _with_scores(
+    snapshot: Path, con: duckdb.DuckDBPyConnection, files: tuple[ScoreFile, ...] = ()
+) -> str:
+    """The snapshot's accounts with the run's score columns, NULL for the others."""
+    accounts = f"read_parquet({lit(str(snapshot))})"
+    names = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {accounts}").fetchall()}
+    usable = tuple(f for f in files if f.column not in names)
+    scored = scored_accounts_sql(accounts, usable, paths=True)
+    extra = missing_scores_sql(names | {f.column for f in usable})
+    return f"(SELECT *{extra} FROM {scored})"
+
+
+def _scores(
+    con: duckdb.DuckDBPyConnection,
+    recorded: dict[str, Any],
+    files: tuple[ScoreFile, ...],
+    account_id: str,
+    home: Path,
+) -> list[dict[str, Any]]:
+    """Each score the run used: this account's value, model version and the model's reasons."""
+    shown = []
+    present = {f.target: f for f in files}
+    for f in recorded_files(recorded, home):
+        entry: dict[str, Any] = {
+            "column": f.column,
+            "target": f.target,
+            "model_version": f.model_version,
+            "value": None,
+            "reasons": None,
+            "file_changed_since_run": None,
+        }
+        current = present.get(f.target)
+        if current is None:
+            entry["note"] = f"score file {f.path} no longer exists"
+        else:
+            found = con.execute(
+                f"SELECT {f.file_column}, reasons FROM read_parquet({lit(str(f.path))})"
+                " WHERE account_id = ?",
+                [account_id],
+            ).fetchone()
+            if found is not None:
+                entry["value"] = None if found[0] is None else round(float(found[0]), 4)
+                entry["reasons"] = found[1]
+            else:
+                entry["note"] = "not scored: outside the model's population (NULL in rules)"
+            entry["file_changed_since_run"] = sha256_of(f.path) != f.sha256
+        shown.append(entry)
+    return shown
 
 
 def _segment_checks(
-    con: duckdb.DuckDBPyConnection, snapshot: Any, strategy: Strategy, account_id: str
+    con: duckdb.DuckDBPyConnection, source: str, strategy: Strategy, account_id: str
 ) -> list[dict[str, Any]]:
-    source = _with_scores(snapshot, con)
     selects = ", ".join(f"({s.condition_sql})" for s in strategy.segments)
     found = con.execute(f"SELECT {selects} FROM {source} WHERE account_id = ?", [account_id])
     values = found.fetchone() or ()
@@ -193,9 +253,8 @@ def _segment_checks(
 
 
 def _evaluate(
-    con: duckdb.DuckDBPyConnection, snapshot: Any, sql: str, account_id: str
+    con: duckdb.DuckDBPyConnection, source: str, sql: str, account_id: str
 ) -> float | None:
-    source = _with_scores(snapshot, con)
     found = con.execute(
         f"SELECT CAST(({sql}) AS DOUBLE) FROM {source} WHERE account_id = ?", [account_id]
     ).fetchone()
@@ -254,16 +313,25 @@ def _why_not(account: dict[str, Any], strategy: Strategy) -> str:
     dpd = account.get("days_past_due") or 0
     if account.get("charged_off") or account.get("status") == "charged_off":
         return "charged off: handled by recoveries, not by the collection strategy"
+    if dpd == 0 and strategy.early_warning is not None:
+        return (
+            "not delinquent (0 days past due), and the early-warning condition does not hold:"
+            f" {strategy.early_warning.condition}"
+        )
     if dpd < strategy.stages[0].min_dpd:
         return f"not delinquent ({dpd} days past due; the first stage starts at {strategy.stages[0].min_dpd})"
     return "not in the plan"
 
 
-def segment_of(snapshot_accounts: Path, strategy: Strategy, account_id: str) -> str | None:
-    """The segment the strategy puts the account in (first matching rule), None if none."""
+def segment_of(
+    snapshot_accounts: Path, strategy: Strategy, account_id: str, *, scores: Path | None = None
+) -> str | None:
+    """The segment the strategy puts the account in (first matching rule), None if none;
+    `scores` is the date's score folder, so that rules on score_* see what the run sees."""
     con = duckdb.connect()
     try:
-        checks = _segment_checks(con, snapshot_accounts, strategy, account_id)
+        source = _with_scores(snapshot_accounts, con, score_files(scores))
+        checks = _segment_checks(con, source, strategy, account_id)
     finally:
         con.close()
     matched = [c["segment"] for c in checks if c["holds"]]

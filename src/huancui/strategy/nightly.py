@@ -5,13 +5,15 @@
 0. Monitors arrangements and 缓催 pauses against the snapshot's payments (arrangements/monitor.py,
    its own transaction): promises kept or broken, plans completed, pauses started or ended.
 1. Reads the snapshot of D (Parquet), the active strategy version, the configured compliance
-   pack and the holds placed in the case plane, and has the engine write the plan (one row per account and channel, planned or
-   suppressed, with the rules that changed it) into a fresh folder.
+   pack, the holds placed in the case plane and the date's model score files
+   (strategy/scores.py), and has the engine write the plan (one row per account and channel,
+   planned or suppressed, with the rules that changed it) into a fresh folder.
 2. In ONE case-plane transaction: records the run (strategy version, pack and its hash, the
-   snapshot's hash, models, engine, plan hash) as the current run of D, turns planned calls,
-   visits, letters and legal referrals into work items and planned SMS and e-mail (plus the
-   reminders of pauses about to end) into outbox messages, and writes an audit event. The plan folder is moved into place inside that
-   transaction and removed again if it fails, so a run killed half-way leaves no partial plan.
+   snapshot's hash, the model versions and score files used, engine, plan hash) as the current
+   run of D, turns planned calls, visits, letters and legal referrals into work items and
+   planned SMS and e-mail (plus the reminders of pauses about to end) into outbox messages, and
+   writes an audit event. The plan folder is moved into place inside that transaction and
+   removed again if it fails, so a run killed half-way leaves no partial plan.
 
 Idempotency: work items and messages are keyed by the plan's idempotency key (contact day,
 account, channel). Re-running D writes the same plan; keys already in the case plane are not
@@ -46,6 +48,7 @@ from huancui.contact import holds
 from huancui.contact.policy import LoadedPack, load_pack
 from huancui.contact.tables import OUTBOX_CHANNELS, WORK_CHANNELS, OutboxRow, WorkItemRow
 from huancui.kit.database import bulk_load, migrate, unit_of_work
+from huancui.kit.digest import sha256_of
 from huancui.kit.errors import InvalidInput, NotFound
 from huancui.kit.settings import Settings
 from huancui.portfolio.repository import PortfolioRepository
@@ -55,6 +58,7 @@ from huancui.strategy.engines import make_engine
 from huancui.strategy.loader import parse_strategy
 from huancui.strategy.pipeline import build_query, planned_date_for
 from huancui.strategy.repository import StrategyRepository
+from huancui.strategy.scores import model_versions, scores_dir
 from huancui.strategy.service import label
 from huancui.strategy.spec import Strategy
 from huancui.strategy.tables import ExperimentAssignmentRow, PlanRunRow, StrategyVersionRow
@@ -84,6 +88,7 @@ class RunReport:
     cancelled: int
     monitoring: dict[str, object] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)  # model versions and score files used
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -103,6 +108,7 @@ class RunReport:
             "already_present": self.already_present,
             "cancelled": self.cancelled,
             "monitoring": self.monitoring,
+            "models": self.models,
             **self.summary,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
@@ -119,14 +125,6 @@ class RunInputs:
     strategy: Strategy
     pack: LoadedPack
     case_holds: pa.Table
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_inputs(session: Session, settings: Settings, as_of: date) -> RunInputs:
@@ -160,7 +158,7 @@ def load_inputs(session: Session, settings: Settings, as_of: date) -> RunInputs:
         )
     return RunInputs(
         snapshot=folder,
-        snapshot_sha256=sha256_file(folder / "manifest.json"),
+        snapshot_sha256=sha256_of(folder / "manifest.json"),
         strategy_row_id=row.strategy_version_id,
         strategy_label=label(row.name, row.version),
         strategy=parsed.strategy,
@@ -213,9 +211,6 @@ def run_nightly(
     timings["monitoring"] = time.perf_counter() - mark
     with unit_of_work(url) as session:
         inputs = load_inputs(session, settings, as_of)
-    models: dict[str, Any] = {}  # no model versions exist yet (analytics issue)
-    key = run_key(inputs, as_of, models)
-
     notify("planning")
     mark = time.perf_counter()
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -229,7 +224,10 @@ def run_nightly(
             snapshot=inputs.snapshot,
             as_of=as_of,
             case_holds=inputs.case_holds,
+            scores=scores_dir(settings.home, as_of),
         )
+        models = model_versions(query.scores, settings.home)
+        key = run_key(inputs, as_of, models)
         make_engine(engine, settings).write_plan(query, work / PLAN_FILE)
         timings["plan"] = time.perf_counter() - mark
 
@@ -353,6 +351,7 @@ def run_nightly(
         cancelled=cancelled_m + cancelled_w,
         monitoring=monitored.as_json(),
         seconds=timings,
+        models=models,
     )
 
 

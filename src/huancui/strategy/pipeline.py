@@ -7,6 +7,9 @@ the relations it names and run it:
     snap_accounts, snap_customers, snap_contacts  ← the snapshot's Parquet files
     snap_holds                                     ← the snapshot's holds file + the case plane's
     ref_days, ref_windows, ref_local_days          ← contact/guard.reference_tables
+    snap_score_ew, snap_score_roll, …              ← the date's model score files, if any
+                                                     (strategy/scores.py), joined onto the
+                                                     accounts under their rule columns
 
 A snapshot without a holds or contacts file gets an empty relation of the right columns. The
 holds are small (one row per hold), so they are handed over as one Arrow table: the bank's own
@@ -32,6 +35,7 @@ from huancui.contact.guard import HOLDS_SCHEMA, ReferenceTables, guard_sql, refe
 from huancui.contact.policy import CompliancePack
 from huancui.portfolio.validation import lit
 from huancui.strategy.compiler import compile_actions_ctes
+from huancui.strategy.scores import ScoreFile, score_files, scored_accounts_sql
 from huancui.strategy.spec import Strategy
 
 SNAPSHOT_RELATIONS: dict[str, str] = {
@@ -75,6 +79,7 @@ class PlanQuery:
     refs: ReferenceTables
     sql: str
     holds: pa.Table  # every hold the guard applies, in the schema of _EMPTY["holds"]
+    scores: tuple[ScoreFile, ...] = ()  # the model score files joined onto the accounts
 
     def file(self, name: str) -> Path | None:
         path = self.snapshot / f"{name}.parquet"
@@ -133,10 +138,16 @@ def build_query(
     snapshot: Path,
     as_of: date,
     case_holds: pa.Table | None = None,
+    scores: Path | None = None,
 ) -> PlanQuery:
-    """Read what the SQL depends on (columns, time zones, holds) and render it."""
+    """Read what the SQL depends on (columns, time zones, holds, score files) and render it.
+
+    `scores` is the date's score folder (strategy/scores.scores_dir); None or a missing folder
+    leaves every score column NULL.
+    """
     accounts_file = snapshot / "accounts.parquet"
     available = set(pq.read_schema(accounts_file).names)
+    files = score_files(scores, present=available)
     refs = reference_tables(
         strategy=strategy,
         pack=pack,
@@ -145,8 +156,10 @@ def build_query(
     )
     ctes = compile_actions_ctes(
         strategy,
-        accounts_relation="snap_accounts",
-        available_columns=available,
+        accounts_relation=scored_accounts_sql("snap_accounts", files),
+        available_columns=available | {f.column for f in files},
     )
     sql = guard_sql(strategy_ctes=ctes, pack=pack, refs=refs)
-    return PlanQuery(strategy, pack, snapshot, as_of, refs, sql, all_holds(snapshot, case_holds))
+    return PlanQuery(
+        strategy, pack, snapshot, as_of, refs, sql, all_holds(snapshot, case_holds), files
+    )

@@ -82,8 +82,18 @@ def run_command(
         f" {m['completed']} completed, {m['broken']} broken; 缓催 pauses:"
         f" {m['hardship_started']} started, {m['hardship_ended']} ended,"
         f" {m['hardship_reminders']} reminders.\n"
+        f"Models: {_models(report.models)}.\n"
         f"Plan: {report.plan_path}",
         highlight=False,
+    )
+
+
+def _models(models: dict[str, Any]) -> str:
+    if not models:
+        return "no score files for this date (every score_* column is NULL)"
+    return ", ".join(
+        f"{entry['column']} from {target} v{entry['version']} ({entry['accounts']:,} accounts)"
+        for target, entry in sorted(models.items())
     )
 
 
@@ -180,6 +190,16 @@ def _print_explanation(d: dict[str, Any]) -> None:
         highlight=False,
     )
     p("Facts: " + ", ".join(f"{k} = {v}" for k, v in d["facts"].items()), highlight=False)
+    for s in d.get("scores", []):
+        value = "NULL" if s["value"] is None else f"{s['value']:.4f}"
+        line = f"Score {s['column']} = {value} (model {s['target']} v{s['model_version']})"
+        if s.get("reasons"):
+            line += f"; reasons: {s['reasons']}"
+        if s.get("note"):
+            line += f"; {s['note']}"
+        if s.get("file_changed_since_run"):
+            line += "; WARNING: the score file changed after this run"
+        p(line, markup=False, highlight=False)
     if not d["in_plan"]:
         p(f"Not in the plan: {d['why_not']}", highlight=False)
         return
@@ -200,6 +220,8 @@ def _print_explanation(d: dict[str, Any]) -> None:
         f" {st['range_dpd']}",
         highlight=False,
     )
+    if d.get("reason"):
+        p(f"No contact: {d['reason']}", markup=False, highlight=False)
     e = d["experiment"]
     if e:
         slices = ", ".join(f"{s['arm']} [{s['from']:.3f}, {s['to']:.3f})" for s in e["slices"])

@@ -213,6 +213,8 @@ def register(session: SparkSession, query: PlanQuery) -> None:
         else:
             frame = session.read.parquet(str(path))
         frame.createOrReplaceTempView(relation)
+    for score in query.scores:
+        session.read.parquet(str(score.path)).createOrReplaceTempView(score.relation)
     for relation, table in _references(query).items():
         session.createDataFrame(table).createOrReplaceTempView(relation)
 
@@ -232,6 +234,8 @@ def relation_schemas(query: PlanQuery) -> dict[str, pa.Schema]:
     for relation, name in SNAPSHOT_RELATIONS.items():
         path = query.file(name)
         schemas[relation] = query.empty(name).schema if path is None else pq.read_schema(path)
+    for score in query.scores:
+        schemas[score.relation] = pq.read_schema(score.path)
     for relation, table in _references(query).items():
         schemas[relation] = table.schema
     return schemas

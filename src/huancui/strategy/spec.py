@@ -121,6 +121,50 @@ class Challenger(_Frozen):
     treatment: TreatmentOverride
 
 
+# The names the early-warning section plans under: its own segment, stage and experiment.
+EW_SEGMENT = "early_warning"
+EW_STAGE = "pre_delinquency"
+EW_EXPERIMENT = "early_warning"
+EW_HOLDOUT = "holdout"
+
+
+class EarlyWarning(_Frozen):
+    """Pre-delinquency care (预警关怀): current accounts for which `condition` holds, typically a
+    high early-warning score, get a courtesy treatment (a reminder before the due date, an offer
+    to restructure) through the same compliance guard as every other contact. They plan as
+    segment `early_warning`, stage `pre_delinquency`. A `holdout_share` of them, chosen by the
+    stable hash of experiment `early_warning`, gets no contact, so that the effect can be
+    measured against a randomised control."""
+
+    label_zh: Label = "预警关怀"
+    label_en: Label = "Early-warning care"
+    condition: str = Field(min_length=1, description="Over current accounts (0 days past due)")
+    channels: Channels
+    template: Reference
+    tone: Tone = "gentle"
+    cadence_days: int = Field(ge=1, le=365)
+    queue: Reference
+    holdout_share: float = Field(default=0.0, ge=0, lt=1)
+
+    @property
+    def condition_sql(self) -> str:
+        return compile_condition(self.condition)
+
+    def as_treatment(self) -> Treatment:
+        return Treatment(
+            segment=EW_SEGMENT,
+            stage=EW_STAGE,
+            channels=self.channels,
+            template=self.template,
+            tone=self.tone,
+            cadence_days=self.cadence_days,
+            queue=self.queue,
+        )
+
+    def arms(self) -> list[Arm]:
+        return [Arm(EW_HOLDOUT, self.holdout_share)] if self.holdout_share > 0 else []
+
+
 class OperatingHours(_Frozen):
     """When the bank works each channel, in its own time zone; the compliance pack then keeps
     only the part that is lawful in each customer's local time. A channel not listed here is
@@ -228,6 +272,7 @@ class Strategy(_Frozen):
     treatments: tuple[Treatment, ...] = Field(min_length=1)
     priority: str = Field(min_length=1, description="Numeric expression; higher is worked first")
     challengers: tuple[Challenger, ...] = ()
+    early_warning: EarlyWarning | None = None
     operating_hours: OperatingHours = OperatingHours()
     rollout: Rollout | None = None
 
@@ -250,6 +295,10 @@ class Strategy(_Frozen):
 
     def arms(self, segment: str, stage: str) -> tuple[str | None, list[Arm]]:
         """The experiment running in one cell (at most one) and its arms in order."""
+        if (segment, stage) == (EW_SEGMENT, EW_STAGE):
+            if self.early_warning is None or not self.early_warning.arms():
+                return None, []
+            return EW_EXPERIMENT, self.early_warning.arms()
         found = [c for c in self.challengers if _covers(c, segment, stage)]
         experiment = found[0].experiment if found else None
         return experiment, [Arm(c.arm, c.traffic_share) for c in found]
@@ -278,6 +327,8 @@ STAFFED_CHANNELS: tuple[Channel, ...] = ("call", "visit")
 def queue_channels(strategy: Strategy) -> dict[str, set[str]]:
     """The channels each queue receives, from the treatments and every challenger's changes."""
     found: defaultdict[str, set[str]] = defaultdict(set)
+    if strategy.early_warning is not None:
+        found[strategy.early_warning.queue].update(strategy.early_warning.channels)
     for t in strategy.treatments:
         found[t.queue].update(t.channels)
         for c in strategy.challengers:
@@ -332,6 +383,19 @@ def _duplicate_ids(strategy: Strategy) -> Iterator[Problem]:
         for i, item_id in enumerate(ids):
             if item_id in ids[:i]:
                 yield Problem((section, i, "id"), f"duplicate id '{item_id}'")
+    reserved = (("segments", EW_SEGMENT), ("stages", EW_STAGE))
+    for section, name in reserved:
+        for i, item_id in enumerate(dict(sections)[section]):
+            if item_id == name:
+                yield Problem(
+                    (section, i, "id"), f"'{name}' is reserved for the early_warning section"
+                )
+    for i, c in enumerate(strategy.challengers):
+        if c.experiment == EW_EXPERIMENT:
+            yield Problem(
+                ("challengers", i, "experiment"),
+                f"'{EW_EXPERIMENT}' is reserved for the early_warning section's holdout",
+            )
     arms: set[tuple[str, str]] = set()
     for i, c in enumerate(strategy.challengers):
         if (c.experiment, c.arm) in arms:
@@ -351,6 +415,11 @@ def _expression_problems(strategy: Strategy) -> Iterator[Problem]:
         compile_number(strategy.priority)
     except ExpressionError as exc:
         yield Problem(("priority",), str(exc))
+    if strategy.early_warning is not None:
+        try:
+            compile_condition(strategy.early_warning.condition)
+        except ExpressionError as exc:
+            yield Problem(("early_warning", "condition"), str(exc))
 
 
 def _catch_all_warning(strategy: Strategy) -> Iterator[Problem]:
