@@ -69,6 +69,9 @@ class Salience(_Strict):
 
     per_channel: PerChannel  # added when an attempt reaches the customer
     half_life_days: Annotated[float, Field(gt=0)]
+    # Log-odds added, per unit of salience from reminders reaching a current customer (early-
+    # warning care), to the decision to pay the coming due on time.
+    before_due_effect: float = 0.0
 
 
 class Pressure(_Strict):

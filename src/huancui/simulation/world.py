@@ -215,6 +215,7 @@ class World:
     pause_until: np.ndarray
     litigation: np.ndarray  # a legal action was delivered: the legal process presses on
     salience: np.ndarray
+    courtesy: np.ndarray  # salience of reminders reaching current customers (before a due)
     pressure: np.ndarray
     call_ring: np.ndarray  # (7, n) call and visit attempts per day
     # customers
@@ -379,6 +380,7 @@ class World:
 
     def _decay(self) -> None:
         self.salience *= np.float32(0.5 ** (1.0 / self.behaviour.salience.half_life_days))
+        self.courtesy *= np.float32(0.5 ** (1.0 / self.behaviour.salience.half_life_days))
         self.pressure *= np.float32(0.5 ** (1.0 / self.behaviour.pressure.half_life_days))
         self.goodwill *= np.float32(1.0 - self.behaviour.goodwill.daily_decay)
 
@@ -414,6 +416,7 @@ class World:
             + world.willingness_weight
             * (self.willingness[c] + self.behaviour.payment.goodwill_weight * self.goodwill[c])
             + shift
+            + self.behaviour.salience.before_due_effect * self.courtesy[idx]
             + np.log(draw / (1.0 - draw))
         )
         outcome = ordered_category(latent, outcome_cutpoints(world)[0])
@@ -496,6 +499,10 @@ class World:
         )
         counts = reached & (~is_work | right)
         np.add.at(self.salience, idx[counts], salience[counts].astype(np.float32))
+        # Reminders to customers who are still current (early-warning care) keep their own
+        # salience, which the coming due's decision reads (the arrears salience is reset daily).
+        ahead = counts & (self.missed[idx] == 0)
+        np.add.at(self.courtesy, idx[ahead], salience[ahead].astype(np.float32))
         np.add.at(self.pressure, idx, press.astype(np.float32))
         pressed = np.zeros(self.n, dtype=np.float32)
         np.add.at(pressed, idx, press.astype(np.float32))
@@ -1079,6 +1086,7 @@ def load_world(
         pause_until=np.full(n, NO_DAY, dtype=np.int64),
         litigation=np.zeros(n, dtype=bool),
         salience=np.zeros(n, dtype=np.float32),
+        courtesy=np.zeros(n, dtype=np.float32),
         pressure=np.zeros(n, dtype=np.float32),
         call_ring=np.zeros((7, n), dtype=np.int16),
         ability=ability,
