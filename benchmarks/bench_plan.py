@@ -63,7 +63,6 @@ EDGE_AS_OF = "2026-09-30"
 REPEATS = 3
 KEY_COLUMNS = ("account_id", "channel", "segment", "stage", "arm", "status", "suppressed_by")
 SECTION = "## Nightly plan (issue 3)"
-MARK_START, MARK_END = "<!-- nightly-plan -->", "<!-- /nightly-plan -->"
 # The code under test: if it changes during a run, the figures mix two versions.
 UNDER_TEST = (
     "src/huancui/contact/guard.py",
@@ -978,16 +977,9 @@ def markdown(result: dict[str, Any], command: str) -> str:
 
 def write_docs(section: str) -> None:
     """Replace the generated block of the section; notes written below its end mark stay."""
-    path = ROOT / "docs" / "benchmarks.md"
-    body = path.read_text(encoding="utf-8")
-    block = f"{MARK_START}\n{section}{MARK_END}"
-    if MARK_START in body:
-        start = body.index(MARK_START)
-        end = body.index(MARK_END, start) + len(MARK_END)
-        body = body[:start] + block + body[end:]
-    else:
-        body = body.rstrip() + f"\n\n{block}\n"
-    path.write_text(body, encoding="utf-8")
+    from huancui.kit.doc_blocks import write_block
+
+    write_block(ROOT / "docs" / "benchmarks.md", "nightly-plan", section)
 
 
 def main() -> None:

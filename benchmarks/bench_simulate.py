@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_plan import machine  # noqa: E402  (the machine line all benchmarks print)
 
 HUANCUI = Path(sys.executable).parent / "huancui"
-MARK_START, MARK_END = "<!-- simulate -->", "<!-- /simulate -->"
 
 
 def child(args: list[str], env: dict[str, str], out: Path) -> tuple[float, float, dict[str, Any]]:
@@ -95,15 +94,9 @@ def run(accounts: int, days: int) -> str:
 
 
 def write_docs(section: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    body = path.read_text(encoding="utf-8")
-    if MARK_START in body:
-        start = body.index(MARK_START)
-        end = body.index(MARK_END, start) + len(MARK_END)
-        body = body[:start] + f"{MARK_START}\n{section}{MARK_END}" + body[end:]
-    else:
-        body = body.rstrip() + f"\n\n{MARK_START}\n{section}{MARK_END}\n"
-    path.write_text(body, encoding="utf-8")
+    from huancui.kit.doc_blocks import write_block
+
+    write_block(ROOT / "docs" / "benchmarks.md", "simulate", section)
 
 
 def main() -> None:

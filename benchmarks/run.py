@@ -123,21 +123,14 @@ def markdown(results: list[Measure], *, accounts: int, months: int) -> str:
 
 
 def write_docs(section: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
+    from huancui.kit.doc_blocks import write_block
+
     head = (
         "# Benchmarks\n\nSpeed and memory targets are checked here, never in timed unit tests. "
         "Figures are from one run on the machine named; the machine is shared and noisy, so "
         "compare rows of one run, not runs of different days.\n\n"
     )
-    marker = "<!-- foundation -->"
-    body = path.read_text(encoding="utf-8") if path.exists() else head
-    if marker in body:
-        start = body.index(marker)
-        end = body.index("<!-- /foundation -->", start) + len("<!-- /foundation -->")
-        body = body[:start] + f"{marker}\n{section}<!-- /foundation -->" + body[end:]
-    else:
-        body = body.rstrip() + f"\n\n{marker}\n{section}<!-- /foundation -->\n"
-    path.write_text(body, encoding="utf-8")
+    write_block(ROOT / "docs" / "benchmarks.md", "foundation", section, head=head)
 
 
 def main() -> None:

@@ -15,13 +15,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from huancui.kit.doc_blocks import write_block
 from huancui.simulation.kpis import interval
 from huancui.simulation.report import format_summary, format_value
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "case-studies.md"
-START, END = "<!-- results -->", "<!-- /results -->"
-VARIANT_START, VARIANT_END = "<!-- variant -->", "<!-- /variant -->"
 
 
 def _verdict(summary: dict[str, Any], better: str) -> str:
@@ -134,28 +133,21 @@ def variant_table(result: dict[str, Any], main: dict[str, Any], against: str) ->
     return "\n".join(lines) + "\n"
 
 
-def _replace(body: str, start_mark: str, end_mark: str, section: str) -> str:
-    start = body.index(start_mark)
-    end = body.index(end_mark, start) + len(end_mark)
-    return body[:start] + f"{start_mark}\n{section}{end_mark}" + body[end:]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("result", type=Path)
     parser.add_argument("--variant", type=Path)
     args = parser.parse_args()
     section = tables(json.loads(args.result.read_text(encoding="utf-8")))
-    body = _replace(DOC.read_text(encoding="utf-8"), START, END, section)
+    write_block(DOC, "results", section)
     print(section)
     if args.variant is not None:
         main_result = json.loads(args.result.read_text(encoding="utf-8"))
         variant = variant_table(
             json.loads(args.variant.read_text(encoding="utf-8")), main_result, "uniform-gentle"
         )
-        body = _replace(body, VARIANT_START, VARIANT_END, variant)
+        write_block(DOC, "variant", variant)
         print(variant)
-    DOC.write_text(body, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ model trained on a randomised decision log."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from huancui.analytics import registry
 from huancui.analytics.dispatch import (
     DECISION_FEATURES,
+    HOLDOUT_EXPERIMENT,
     LOG_SCHEMA,
     RESOURCES,
     TREATMENTS,
@@ -28,6 +30,7 @@ from huancui.analytics.dispatch import (
     train_uplift,
 )
 from huancui.kit.errors import InvalidInput
+from huancui.strategy.assignment import Arm, assign_arm
 
 COSTS = {"call": 300, "visit": 12_000}
 COL = {name: i for i, name in enumerate(DECISION_FEATURES)}
@@ -220,6 +223,33 @@ def accounts_table(ids: list[str]) -> pa.Table:
     )
 
 
+def test_holdout_keeps_each_account_in_its_arm_every_night_whatever_it_looks_like() -> None:
+    """The experiment the uplift model learns from: half the accounts by the stable hash get no
+    staffed contact, the rest every planned call or visit, the same on every night."""
+    cands = make_candidates([True] * 2_000, [False] * 1_000 + [True] * 1_000, seed=3)
+    first = decide(cands, capacity={"call": 0, "visit": 0}, policy="holdout", day=1)
+    again = decide(
+        make_candidates([True] * 2_000, [False] * 1_000 + [True] * 1_000, seed=4),
+        capacity={"call": 10, "visit": 10},
+        policy="holdout",
+        seed=8,
+        day=9,
+    )
+    assert (first.treatment == again.treatment).all()  # other features, night, seed: same arms
+    held = first.treatment == 0
+    assert 0.45 < held.mean() < 0.55
+    for i, account in enumerate(cands.account_id.tolist()):
+        in_holdout = assign_arm(
+            experiment=HOLDOUT_EXPERIMENT, account_id=account, arms=[Arm("automated", 0.5)]
+        )
+        assert held[i] == (in_holdout is not None)
+    staffed = ~held
+    assert (first.treatment[staffed & cands.allowed[:, VISIT]] == VISIT).all()
+    assert (first.treatment[staffed & ~cands.allowed[:, VISIT]] == CALL).all()
+    assert (first.propensity == 0.5).all()
+    assert first.used["call"] > 0 and first.used["visit"] > 0  # capacity does not bind it
+
+
 def test_decision_features_are_read_from_the_accounts_table_alone() -> None:
     features = decision_features(accounts_table(["A1", "A2", "A3", "A4"]))
     assert features.shape == (4, len(DECISION_FEATURES))
@@ -323,6 +353,50 @@ def test_train_uplift_finds_nothing_when_there_is_no_effect() -> None:
     assert np.abs(value[:, 1:].mean(axis=0)).max() < 1_000  # noise sd is 3,000 fen
 
 
+def proportional_log(rows: int, *, seed: int) -> tuple[pa.Table, np.ndarray]:
+    """A randomised log where payments scale with the debt (arrears from 100 to 100,000 yuan): an
+    account pays 5 % of its arrears on average, with noise of the same scale; a call adds 10 % of
+    the arrears past 30 days overdue, a visit nothing. Returns the log and the true call uplift."""
+    log = synthetic_log(rows, seed=seed, call_effect=0, visit_effect=0)
+    rng = np.random.default_rng(seed + 1)
+    arrears = np.exp(rng.uniform(np.log(10_000), np.log(10_000_000), rows))
+    late = log.column("days_past_due").to_numpy() > 30
+    called = np.asarray(log.column("treatment").to_pylist()) == "call"
+    truth = 0.10 * arrears * late
+    reward = arrears * (0.05 + rng.normal(0, 0.05, rows)) + truth * called
+    log = log.set_column(
+        log.schema.get_field_index("arrears_fen"), "arrears_fen", pa.array(arrears)
+    )
+    log = log.set_column(log.schema.get_field_index("reward_fen"), "reward_fen", pa.array(reward))
+    return log, truth
+
+
+def test_the_share_outcome_learns_an_effect_that_grows_with_the_debt() -> None:
+    """Payments in fen span three orders of magnitude; fitted as a share of the arrears, the
+    learner ranks by the effect (and the debt it applies to) better than fitted in fen."""
+    log, _ = proportional_log(6_000, seed=11)
+    share, share_report = train_uplift(log)
+    fen, fen_report = train_uplift(log, outcome="fen")
+    assert share_report["outcome"] == "share" and fen_report["outcome"] == "fen"
+    probe_log, truth = proportional_log(2_000, seed=12)
+    probe = np.column_stack(
+        [probe_log.column(n).to_numpy(zero_copy_only=False) for n in DECISION_FEATURES]
+    )
+
+    def rank_correlation(model: UpliftModel) -> float:
+        # The learners themselves, without the blend toward the average effect.
+        value = replace(model, blend=(1.0, 1.0)).predict_value_fen(probe)[:, CALL]
+        return float(
+            np.corrcoef(np.argsort(np.argsort(value)), np.argsort(np.argsort(truth)))[0, 1]
+        )
+
+    assert rank_correlation(share) > 0.8
+    assert rank_correlation(share) > rank_correlation(fen)
+    assert share_report["treatments"]["call"]["qini_z"] > 3
+    with pytest.raises(InvalidInput, match="outcome"):
+        train_uplift(log, outcome="yuan")
+
+
 def test_a_bad_decision_log_is_refused_naming_the_column() -> None:
     log = synthetic_log(200, seed=4)
     with pytest.raises(InvalidInput, match=r"missing column.*reward_fen"):
@@ -345,18 +419,19 @@ def test_a_bad_decision_log_is_refused_naming_the_column() -> None:
         train_uplift(log, learner="s")
 
 
-@pytest.mark.parametrize("learner", ["t", "x"])
+@pytest.mark.parametrize(("learner", "outcome"), [("t", "share"), ("x", "share"), ("t", "fen")])
 def test_a_registered_uplift_model_predicts_the_same_after_loading(
-    tmp_path: Path, learner: str
+    tmp_path: Path, learner: str, outcome: str
 ) -> None:
     root = tmp_path
-    model, report = train_uplift(synthetic_log(1_500, seed=5), learner=learner)
+    model, report = train_uplift(synthetic_log(1_500, seed=5), learner=learner, outcome=outcome)
     folder = registry.save_uplift(model, root, {"rows": report["rows"]})
     loaded, metadata = registry.load_uplift(root)
     probe = make_candidates([True] * 50, [True] * 50, seed=1).features
     assert np.allclose(loaded.predict_value_fen(probe), model.predict_value_fen(probe))
     assert metadata["version"] == 1 and metadata["kind"] == "uplift"
     assert metadata["treatments"] == list(TREATMENTS) and metadata["learner"] == learner
+    assert loaded.outcome == outcome == metadata["outcome"]
     assert folder == root / "models" / "uplift" / "v1"
     with pytest.raises(InvalidInput, match="uplift model"):
         registry.load(root, "uplift")

@@ -10,6 +10,7 @@ from scipy.stats import spearmanr
 
 from huancui.analytics.uplift import (
     UpliftData,
+    _stratified_split,
     average_treatment_effect,
     fit_t_learner,
     fit_x_learner,
@@ -87,6 +88,36 @@ def test_held_out_qini_invents_no_uplift_when_there_is_none(learner: str) -> Non
     assert abs(arm["qini_coefficient"]) < NOISE_SDS * arm["qini_null_sd"]
     assert arm["ate_ci_low"] <= 0.0 <= arm["ate_ci_high"]
     assert report["n_test"] == 2400
+
+
+def test_a_grouped_split_judges_only_accounts_the_learner_never_saw() -> None:
+    data, _ = experiment(n=3000, treated_share=0.5, amplitude=AMPLITUDE, seed=21)
+    accounts = np.repeat(np.arange(1000), 3)  # three nights per account
+    train, test = _stratified_split(data.treatment, seed=2, test_share=0.3, groups=accounts)
+    assert not set(accounts[train]) & set(accounts[test])
+    assert train.size + test.size == 3000 and 0.2 < test.size / 3000 < 0.4
+
+
+def test_the_blend_keeps_real_heterogeneity_and_shrinks_invented_heterogeneity() -> None:
+    """Held out, the learner's uplift is blended with the arm's average effect: a real
+    heterogeneous effect keeps most of the learner; with a constant effect the average alone
+    ranks as well as anything and a learner's invented differences do not win."""
+    blends = (0.0, 0.5, 1.0)
+    real, _ = experiment(n=6000, treated_share=0.5, amplitude=AMPLITUDE, seed=12)
+    kept = honest_validation(real, seed=3, test_share=0.4, blends=blends)["arms"][1]
+    assert kept["blend"] >= 0.5
+    assert kept["qini_by_blend"]["1.0"] > kept["qini_average_only"]
+    rng = np.random.default_rng(14)
+    n = 6000
+    features = rng.normal(size=(n, 4))
+    treatment = (rng.random(n) < 0.5).astype(int)
+    outcome = (rng.random(n) < 0.3 + 0.1 * treatment).astype(float)  # the same effect for all
+    flat = UpliftData(features, treatment, outcome, np.full(n, 0.5))
+    arm = honest_validation(flat, seed=3, test_share=0.4, blends=blends)["arms"][1]
+    assert set(arm["qini_by_blend"]) == {"0.0", "0.5", "1.0"}
+    assert arm["mean_effect"] == pytest.approx(0.1, abs=0.03)
+    # A constant score ranks at random: blend 0 scores its Qini, and the kept blend is no worse.
+    assert arm["qini_coefficient"] >= arm["qini_average_only"]
 
 
 def test_validation_split_keeps_each_arm_share_and_reports_every_challenger() -> None:

@@ -11,7 +11,13 @@ from huancui.contact.policy import load_pack
 from huancui.kit.settings import Settings
 from huancui.portfolio.policy import DelinquencyPolicy, load_policy
 from huancui.simulation.behaviour import Behaviour, load_behaviour
-from huancui.simulation.loop import RunOutcome, WorldSource, prepare_world, run_strategy
+from huancui.simulation.loop import (
+    Dispatch,
+    RunOutcome,
+    WorldSource,
+    prepare_world,
+    run_strategy,
+)
 from huancui.strategy.spec import Strategy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +70,7 @@ class Runner:
         behaviour: Behaviour | None = None,
         name: str = "test",
         pack: str = "cn",
+        dispatch: Dispatch | None = None,
     ) -> RunOutcome:
         return run_strategy(
             source=self.source,
@@ -76,6 +83,7 @@ class Runner:
             settings=self.settings,
             engine_name="duckdb",
             work=self.work,
+            dispatch=dispatch,
         )
 
 

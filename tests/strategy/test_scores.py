@@ -53,9 +53,7 @@ def write_scores(folder: Path, target: str, scores: dict[str, float], version: i
     )
 
 
-def plan_with(
-    snapshot: Path, scores: Path | None, tmp_path: Path
-) -> tuple[pa.Table, tuple]:
+def plan_with(snapshot: Path, scores: Path | None, tmp_path: Path) -> tuple[pa.Table, tuple]:
     text = default_text().replace(PRIME, "condition: coalesce(score_pay_30d, 0) >= 0.5")
     loaded = parse_strategy(text, source="scored.yaml")
     assert loaded.strategy is not None, loaded.errors

@@ -178,6 +178,12 @@ def uplift_command(
     learner: Annotated[
         str, typer.Option("--learner", help="t (T-learner) or x (X-learner).")
     ] = "t",
+    outcome: Annotated[
+        str,
+        typer.Option(
+            "--outcome", help="share (of the arrears, the default) or fen: what the learner fits."
+        ),
+    ] = "share",
     json_out: JsonFlag = False,
 ) -> None:
     """Train the uplift model of calls and visits over automated contact.
@@ -188,14 +194,15 @@ def uplift_command(
 
     try:
         with err.status("training…"):
-            result = optimise.train(get_settings(), log=log, learner=learner)
+            result = optimise.train(get_settings(), log=log, learner=learner, outcome=outcome)
     except HuancuiError as exc:
         raise fail(exc) from None
     if json_out:
         emit_json(result)
         return
     out.print(
-        f"uplift v{result['version']} ({result['learner']}-learner): {result['rows']:,} decisions"
+        f"uplift v{result['version']} ({result['learner']}-learner on {result['outcome']}):"
+        f" {result['rows']:,} decisions"
         f" of {result['accounts']:,} accounts, days {result['days'][0]}–{result['days'][1]};"
         f" held out {result['n_test']:,}; saved to {result['artifact']}",
         highlight=False,

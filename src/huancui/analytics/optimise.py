@@ -70,13 +70,15 @@ def parse_capacity(text: str) -> dict[str, int]:
     return found
 
 
-def train(settings: Settings, *, log: Path, learner: str = "t", seed: int = 7) -> dict[str, Any]:
+def train(
+    settings: Settings, *, log: Path, learner: str = "t", outcome: str = "share", seed: int = 7
+) -> dict[str, Any]:
     """Train and honestly validate an uplift model on a decision log and register it."""
     try:
         table = pq.read_table(log)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InvalidInput(f"decision log {log}: unreadable ({exc})") from None
-    model, report = train_uplift(table, seed=seed, learner=learner)
+    model, report = train_uplift(table, seed=seed, learner=learner, outcome=outcome)
     metadata = {
         "log": str(log),
         "data_sha256": sha256_of(log),

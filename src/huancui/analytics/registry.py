@@ -89,6 +89,9 @@ def save_uplift(
         "features": list(model.features),
         "treatments": list(model.treatments),
         "learner": model.kind,
+        "outcome": model.outcome,
+        "blend": list(model.blend),
+        "mean_effect": list(model.mean_effect),
     }
     return _save_version(root, target, record, write)
 
@@ -192,6 +195,9 @@ def load_uplift(
         kind=str(spec["learner"]),
         features=tuple(metadata["features"]),
         treatments=tuple(metadata["treatments"]),
+        outcome=str(metadata.get("outcome", "fen")),  # models before `outcome` fitted fen
+        blend=tuple(float(b) for b in metadata.get("blend", [1.0, 1.0])),
+        mean_effect=tuple(float(m) for m in metadata.get("mean_effect", [0.0, 0.0])),
     )
     return model, metadata
 

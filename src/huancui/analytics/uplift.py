@@ -346,10 +346,18 @@ def average_treatment_effect(
 
 
 def _stratified_split(
-    treatment: np.ndarray, *, seed: int, test_share: float
+    treatment: np.ndarray, *, seed: int, test_share: float, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows to fit on and rows to judge on. With `groups` (an account per row, when one account
+    gives several rows) whole groups go to one side, so the judge never sees an account the
+    learner fitted; otherwise rows are split within each arm, keeping the design's shares."""
     rng = np.random.default_rng(seed)
     test = np.zeros(treatment.size, dtype=bool)
+    if groups is not None:
+        names, index = np.unique(np.asarray(groups), return_inverse=True)
+        chosen = rng.random(names.size) < test_share
+        test = chosen[index]
+        return np.flatnonzero(~test), np.flatnonzero(test)
     for arm in np.unique(treatment):
         members = rng.permutation(np.flatnonzero(treatment == arm))
         test[members[: round(test_share * members.size)]] = True
@@ -379,7 +387,15 @@ def qini_null_sd(
 
 
 def honest_validation(
-    data: UpliftData, *, seed: int, test_share: float = 0.3, learner: str = "t", bins: int = 20
+    data: UpliftData,
+    *,
+    seed: int,
+    test_share: float = 0.3,
+    learner: str = "t",
+    bins: int = 20,
+    scale: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    blends: tuple[float, ...] = (1.0,),
 ) -> dict[str, Any]:
     """Fit on a random share of the experiment, judge on the rest, one entry per challenger arm.
 
@@ -388,12 +404,22 @@ def honest_validation(
     show on the same accounts (a coefficient within about 3 of those of zero is noise); the
     held-out average treatment effect by difference in means with its 95 % interval; and the mean
     predicted uplift over all held-out accounts, which sits near that effect if calibrated.
+
+    `scale`, one per account, says the outcome was divided by it (a share of the arrears, say):
+    predictions and outcomes are multiplied back, so the Qini and the effects are in its units.
+    `groups` splits by account (see _stratified_split). `blends`: the score judged for an arm is
+    blend × the learner's uplift + (1 − blend) × the arm's average effect on the fitting rows, for
+    each blend given; the one with the best held-out Qini is kept (`blend`, `mean_effect`), and the
+    Qini of blend 0 (the average effect alone, so ranking by `scale`) is reported beside it. A
+    learner whose heterogeneity does not hold up on new accounts is thus shrunk to the average.
     """
     if learner not in LEARNERS:
         raise InvalidInput(f"learner: {learner!r}; expected one of {', '.join(LEARNERS)}")
     if not 0.0 < test_share < 1.0:
         raise InvalidInput(f"test_share: {test_share}; expected a share strictly between 0 and 1")
-    train_rows, test_rows = _stratified_split(data.treatment, seed=seed, test_share=test_share)
+    train_rows, test_rows = _stratified_split(
+        data.treatment, seed=seed, test_share=test_share, groups=groups
+    )
     try:
         train, test = data.subset(train_rows), data.subset(test_rows)
     except InvalidInput as error:
@@ -401,27 +427,46 @@ def honest_validation(
     model: TLearner | XLearner = (
         fit_t_learner(train, seed=seed) if learner == "t" else fit_x_learner(train, seed=seed)
     )
-    uplift = model.predict_uplift(test.features)
+    raw = model.predict_uplift(test.features)
+    factor = np.ones(test_rows.size) if scale is None else np.asarray(scale, float)[test_rows]
+    outcome = test.outcome * factor
     arms: dict[int, dict[str, Any]] = {}
     for arm in range(1, data.arms):
+        fitted_pair = (train.treatment == 0) | (train.treatment == arm)
+        fitted_scale = (
+            np.ones(train_rows.size) if scale is None else np.asarray(scale, float)[train_rows]
+        )[fitted_pair]
+        # In the learner's units: the effect in money over the mean scale (a ratio of means).
+        mean_effect = average_treatment_effect(
+            train.treatment[fitted_pair] == arm,
+            train.outcome[fitted_pair] * fitted_scale,
+            train.propensity[fitted_pair],
+        )[0] / float(np.mean(fitted_scale))
         pair = (test.treatment == 0) | (test.treatment == arm)
         is_treated = test.treatment[pair] == arm
-        curve = qini_curve(
-            uplift[pair, arm - 1],
-            is_treated.astype(int),
-            test.outcome[pair],
-            propensity=test.propensity[pair],
-            bins=bins,
-        )
-        ate, low, high = average_treatment_effect(
-            is_treated, test.outcome[pair], test.propensity[pair]
-        )
+        scores = {
+            b: ((b * raw[:, arm - 1] + (1.0 - b) * mean_effect) * factor) for b in (*blends, 0.0)
+        }
+        curves = {
+            b: qini_curve(
+                score[pair],
+                is_treated.astype(int),
+                outcome[pair],
+                propensity=test.propensity[pair],
+                bins=bins,
+            )
+            for b, score in scores.items()
+        }
+        blend = max(blends, key=lambda b: (curves[b].qini_coefficient, b))
+        curve = curves[blend]
+        uplift_column = scores[blend]
+        ate, low, high = average_treatment_effect(is_treated, outcome[pair], test.propensity[pair])
         arms[arm] = {
             "qini": curve,
             "qini_coefficient": curve.qini_coefficient,
             "qini_null_sd": qini_null_sd(
                 is_treated.astype(int),
-                test.outcome[pair],
+                outcome[pair],
                 test.propensity[pair],
                 seed=seed,
                 bins=bins,
@@ -429,7 +474,11 @@ def honest_validation(
             "ate": ate,
             "ate_ci_low": low,
             "ate_ci_high": high,
-            "mean_predicted_uplift": float(uplift[:, arm - 1].mean()),
+            "mean_predicted_uplift": float(uplift_column.mean()),
+            "blend": blend,
+            "mean_effect": mean_effect,
+            "qini_by_blend": {str(b): curves[b].qini_coefficient for b in blends},
+            "qini_average_only": curves[0.0].qini_coefficient,
             "n_treated": int(is_treated.sum()),
             "n_control": int((~is_treated).sum()),
         }

@@ -4,6 +4,7 @@ any of them touches a customer (docs/simulation.md, docs/case-studies.md).
     huancui simulate --strategy A.yaml [--vs B.yaml ...] --accounts N --days D --seeds K
     huancui simulate --scenario scenarios/segmented.yaml --scenario scenarios/uniform-gentle.yaml
     [--ope] [--json] [--report FILE.html] [--lang zh-CN|en] [--engine duckdb|spark]
+    [--decisions-log FILE.parquet]   (scenarios with a dispatch: block log every candidate)
 
 Mounted by huancui/cli.py with `register`. The heavy modules load only when the command runs.
 """
@@ -55,12 +56,25 @@ def simulate_command(
         Path | None,
         typer.Option(help="Folder for worlds and plans (default: HUANCUI_HOME/simulations)."),
     ] = None,
+    decisions_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--decisions-log",
+            help="Write the dispatch decision logs of every run here (Parquet); needs a scenario"
+            " with a dispatch: block.",
+        ),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Closed-loop simulation: each night the real nightly engine plans on the world, each day
     simulated customers respond; KPIs per strategy with 95 % intervals across seeds (模拟)."""
     from huancui.simulation.report import render_simulation_report
-    from huancui.simulation.runner import from_scenario_file, from_strategy_file, simulate
+    from huancui.simulation.runner import (
+        DecisionLogs,
+        from_scenario_file,
+        from_strategy_file,
+        simulate,
+    )
 
     settings = get_settings()
     first = parse_date(start, option="--start")
@@ -69,6 +83,11 @@ def simulate_command(
         contenders += [from_strategy_file(p) for p in [*(strategy or []), *(vs or [])]]
         if report is not None and lang not in ("zh-CN", "en"):
             raise HuancuiError(f"--lang {lang!r}: use zh-CN or en")
+        logs = DecisionLogs()
+        if decisions_log is not None and not any(c.dispatch for c in contenders):
+            raise HuancuiError(
+                "--decisions-log: no scenario has a dispatch: block, so nothing is decided"
+            )
         with err.status("simulating…") as status:
             result = simulate(
                 contenders,
@@ -82,7 +101,10 @@ def simulate_command(
                 behaviour_path=behaviour,
                 ope=ope,
                 on_progress=None if json_out else status.update,
+                on_outcome=logs.add,
             )
+        if decisions_log is not None:
+            logs.write(decisions_log)
         if report is not None:
             report.write_text(render_simulation_report(result, lang=lang), encoding="utf-8")
     except HuancuiError as exc:
@@ -93,6 +115,8 @@ def simulate_command(
     _print(result)
     if report is not None:
         out.print(f"report written to {report}", highlight=False)
+    if decisions_log is not None:
+        out.print(f"decision log written to {decisions_log}", highlight=False)
 
 
 def _cell(summary: dict[str, object], unit: str) -> str:

@@ -8,7 +8,7 @@ paired (same seed) difference of every strategy from the first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +71,16 @@ KPIS: tuple[KpiDef, ...] = (
     KpiDef("contact_cost", "Cost of contacts", "联系成本", "money", "lower"),
     KpiDef("cost_to_collect", "Cost to collect", "催收成本率", "rate", "lower"),
     KpiDef("net_recovery", "Net recovery", "净回收", "money", "higher"),
+    KpiDef("calls_made", "Calls made", "外呼次数", "count", "none"),
+    KpiDef("visits_made", "Visits made", "外访次数", "count", "none"),
+    # Planned for the next day but cut by staff capacity (simulation/loop.Dispatch), summed over
+    # the nights: an account deferred three nights running counts three times. 0 without one.
+    KpiDef(
+        "calls_deferred", "Calls deferred by staff capacity", "因人力顺延的外呼", "count", "none"
+    ),
+    KpiDef(
+        "visits_deferred", "Visits deferred by staff capacity", "因人力顺延的外访", "count", "none"
+    ),
 )
 KPI_KEYS = tuple(k.key for k in KPIS)
 
@@ -79,8 +89,11 @@ def _ratio(part: float, whole: float) -> float | None:
     return None if whole == 0 else float(part) / float(whole)
 
 
-def run_kpis(world: World, costs: ChannelCosts) -> dict[str, float | int | None]:
-    """Every KPI of one run (one strategy on one seed)."""
+def run_kpis(
+    world: World, costs: ChannelCosts, *, capacity: Mapping[str, int] | None = None
+) -> dict[str, float | int | None]:
+    """Every KPI of one run (one strategy on one seed); `capacity` is the run's planned and
+    deferred calls and visits (RunOutcome.capacity, None: no staff capacity)."""
     t = world.tally
     cohort = t.start_open
     owed = int((t.opening_arrears[cohort] + t.arrears_added[cohort]).sum())
@@ -131,6 +144,10 @@ def run_kpis(world: World, costs: ChannelCosts) -> dict[str, float | int | None]
         "contact_cost": cost,
         "cost_to_collect": _ratio(cost, collected),
         "net_recovery": collected - cost,
+        "calls_made": int(t.attempts[CH["call"]].sum()),
+        "visits_made": int(t.attempts[CH["visit"]].sum()),
+        "calls_deferred": 0 if capacity is None else int(capacity["call_deferred"]),
+        "visits_deferred": 0 if capacity is None else int(capacity["visit_deferred"]),
     }
 
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -36,15 +37,28 @@ from huancui.portfolio.importer import build_snapshot_files
 from huancui.portfolio.policy import DelinquencyPolicy
 from huancui.portfolio.synthetic import generate_portfolio
 from huancui.simulation.behaviour import Behaviour
-from huancui.simulation.world import World, load_world
+from huancui.simulation.world import World, as_date, load_world
 from huancui.strategy.engines import make_engine
 from huancui.strategy.pipeline import CONTACTS_SCHEMA, build_query
 from huancui.strategy.spec import Strategy
+
+if TYPE_CHECKING:
+    from huancui.analytics.dispatch import Candidates, Decision, UpliftModel
 
 LOOKBACK_DAYS = 60  # contact history kept for the guard's caps and the strategy's cadence
 HISTORY_MONTHS = 13
 FEATURES = ("days_past_due", "arrears_yuan", "grade", "is_card", "cycles_delinquent")
 REWARD_DAYS = 30
+# A dispatch decision is credited with what the account pays in the 14 days after the night it
+# was made. Long enough for what a call or visit sets off (a payment on the spot, a promise due
+# within behaviour.conversation.promise_days = 5 days and kept or broken), short enough that the
+# window is not mostly later nights' decisions on the same account (an account in collection is
+# a candidate night after night, so longer windows overlap more), and a 60-90 day run closes
+# the windows of most of its nights.
+DECISION_REWARD_DAYS = 14
+# The channels staff capacity limits: analytics.dispatch.RESOURCES, not imported here so that a
+# run without dispatch does not load LightGBM and OR-Tools.
+WORK = ("call", "visit")
 CHAMPION = "champion"
 
 Progress = Callable[[str], None]
@@ -109,6 +123,35 @@ class ExperimentLog:
 
 
 @dataclass(frozen=True)
+class Dispatch:
+    """Staff capacity for calls and visits and the rule that shares it out each night
+    (analytics/dispatch.py). Without one the loop makes every planned call and visit."""
+
+    capacity: Mapping[str, int]  # calls and visits a day: {"call": N, "visit": M}
+    policy: str  # balance | optimised | random | holdout
+    model: UpliftModel | None = None  # the uplift model `optimised` ranks by
+    costs_fen: Mapping[str, int] | None = None  # channel → cost of one contact, fen
+
+
+@dataclass
+class DecisionLog:
+    """Every dispatch candidate of every night: what was known, what was chosen with which
+    probability, and what the account paid in the DECISION_REWARD_DAYS after (filled in as the
+    days pass). Per night, arrays over that night's candidates."""
+
+    day: list[int] = field(default_factory=list)
+    account: list[np.ndarray] = field(default_factory=list)  # world indices
+    features: list[np.ndarray] = field(default_factory=list)
+    treatment: list[np.ndarray] = field(default_factory=list)  # index into TREATMENTS
+    propensity: list[np.ndarray] = field(default_factory=list)
+    allowed: list[np.ndarray] = field(default_factory=list)  # (n, 3) bool
+    start_collected: list[np.ndarray] = field(default_factory=list)
+    reward: list[np.ndarray] = field(default_factory=list)
+    planned: dict[str, int] = field(default_factory=lambda: dict.fromkeys(WORK, 0))
+    deferred: dict[str, int] = field(default_factory=lambda: dict.fromkeys(WORK, 0))
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     """One strategy on one seed: the world at the end and what the loop measured."""
 
@@ -117,6 +160,11 @@ class RunOutcome:
     world: World
     experiments: pa.Table  # one row per account entering a cell, reward null when censored
     seconds: dict[str, float]
+    # One row per dispatch candidate and night whose reward window closed (empty: no dispatch).
+    decisions: pa.Table | None = None
+    # Calls and visits planned for the next day, and those of them staff capacity deferred,
+    # summed over the nights (None: no dispatch, every planned contact was made).
+    capacity: dict[str, int] | None = None
 
 
 def arm_shares(strategy: Strategy) -> dict[tuple[str, str], float]:
@@ -145,9 +193,17 @@ def run_strategy(
     work: Path,
     on_day: Progress | None = None,
     cells: dict[str, tuple[str | None, str | None]] | None = None,
+    dispatch: Dispatch | None = None,
+    scores: Path | None = None,
 ) -> RunOutcome:
-    """Run `strategy` on the seed's world for `days` days through the production engine."""
+    """Run `strategy` on the seed's world for `days` days through the production engine.
+
+    With `dispatch`, each night's planned calls and visits are cut to the staff capacity by its
+    policy before the world lives through the plan, and every candidate is logged. `scores` is
+    the folder of score files the plan reads (strategy/scores), the same every night."""
     timings = {"load": 0.0, "snapshot": 0.0, "plan": 0.0, "world": 0.0}
+    if dispatch is not None:
+        timings["dispatch"] = 0.0
     mark = time.perf_counter()
     world = load_world(
         snapshot=source.snapshot,
@@ -168,6 +224,7 @@ def run_strategy(
     shares = arm_shares(strategy)
     cells = experiment_cells(strategy) if cells is None else cells
     log = ExperimentLog()
+    decisions = DecisionLog()
     timings["load"] = time.perf_counter() - mark
     for offset in range(days):
         as_of = source.as_of + timedelta(days=offset)
@@ -186,20 +243,138 @@ def run_strategy(
             snapshot=snapshot,
             as_of=as_of,
             case_holds=world.case_holds(HOLDS_SCHEMA),
+            scores=scores,
         )
         target = folder / "plan.parquet"
         engine.write_plan(query, target)
         plan = pq.read_table(target)
         timings["plan"] += time.perf_counter() - mark
+        if dispatch is not None:
+            mark = time.perf_counter()
+            plan = _dispatch(decisions, dispatch, world, plan, accounts)
+            timings["dispatch"] += time.perf_counter() - mark
         mark = time.perf_counter()
         _log_entries(log, world, plan, accounts, cells, shares)
         world.step(plan)
         _log_rewards(log, world)
+        _decision_rewards(decisions, world)
         timings["world"] += time.perf_counter() - mark
         if on_day is not None:
             on_day(f"{name} seed {source.seed}: day {offset + 1}/{days}")
     shutil.rmtree(folder, ignore_errors=True)
-    return RunOutcome(name, source.seed, world, _log_table(log, world), timings)
+    if dispatch is None:
+        return RunOutcome(name, source.seed, world, _log_table(log, world), timings)
+    capacity = {f"{ch}_planned": decisions.planned[ch] for ch in WORK}
+    capacity |= {f"{ch}_deferred": decisions.deferred[ch] for ch in WORK}
+    return RunOutcome(
+        name,
+        source.seed,
+        world,
+        _log_table(log, world),
+        timings,
+        decisions=_decision_table(decisions, world),
+        capacity=capacity,
+    )
+
+
+def _dispatch(
+    log: DecisionLog, dispatch: Dispatch, world: World, plan: pa.Table, accounts: pa.Table
+) -> pa.Table:
+    """Tonight's plan cut to the staff capacity, its candidates logged."""
+    from huancui.analytics import dispatch as rule
+
+    cands = rule.candidates(plan, accounts)
+    decision = rule.decide(
+        cands,
+        capacity=dispatch.capacity,
+        policy=dispatch.policy,
+        model=dispatch.model,
+        costs_fen=dispatch.costs_fen,
+        seed=world.seed,
+        day=world.day,
+    )
+    applied = rule.apply(plan, decision)
+    before, after = _work_due(plan, world), _work_due(applied, world)
+    for channel in WORK:
+        log.planned[channel] += before[channel]
+        log.deferred[channel] += before[channel] - after[channel]
+    _log_decisions(log, world, cands, decision)
+    return applied
+
+
+def _work_due(plan: pa.Table, world: World) -> dict[str, int]:
+    """Planned calls and visits the world will deliver tomorrow."""
+    tomorrow = pa.scalar(as_date(world.day + 1), pa.date32())
+    rows = plan.filter(
+        pc.and_(
+            pc.equal(plan.column("status"), "planned"),
+            pc.equal(plan.column("contact_date"), tomorrow),
+        )
+    )
+    counts = {c["values"]: c["counts"] for c in pc.value_counts(rows.column("channel")).to_pylist()}
+    return {channel: int(counts.get(channel, 0)) for channel in WORK}
+
+
+def _log_decisions(log: DecisionLog, world: World, cands: Candidates, decision: Decision) -> None:
+    if len(cands.account_id) == 0:
+        return
+    if not np.array_equal(decision.account_id, cands.account_id):
+        raise RuntimeError("dispatch.decide returned accounts in another order than candidates")
+    idx = np.asarray(pc.index_in(pa.array(cands.account_id), value_set=world.account_ids))
+    log.day.append(world.day)
+    log.account.append(idx)
+    log.features.append(np.asarray(cands.features, dtype=np.float64))
+    log.treatment.append(np.asarray(decision.treatment, dtype=np.int64))
+    log.propensity.append(np.asarray(decision.propensity, dtype=np.float64))
+    log.allowed.append(np.asarray(cands.allowed, dtype=bool))
+    log.start_collected.append(world.tally.collected[idx].copy())
+    log.reward.append(np.full(idx.size, np.nan))
+
+
+def _decision_rewards(log: DecisionLog, world: World) -> None:
+    for k, day in enumerate(log.day):
+        if world.day - day == DECISION_REWARD_DAYS:
+            accounts = log.account[k]
+            log.reward[k] = (world.tally.collected[accounts] - log.start_collected[k]).astype(
+                np.float64
+            )
+
+
+def _decision_table(log: DecisionLog, world: World) -> pa.Table:
+    """The decision log (schema of analytics/dispatch.train_uplift), nights whose reward window
+    has not closed left out."""
+    from huancui.analytics.dispatch import DECISION_FEATURES, TREATMENTS
+
+    closed = [k for k, day in enumerate(log.day) if world.day - day >= DECISION_REWARD_DAYS]
+    sizes = [log.account[k].size for k in closed]
+    features = (
+        np.concatenate([log.features[k] for k in closed])
+        if closed
+        else np.zeros((0, len(DECISION_FEATURES)))
+    )
+
+    def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        chosen = [parts[k] for k in closed]
+        return np.concatenate(chosen).astype(dtype) if chosen else np.zeros(0, dtype=dtype)
+
+    allowed = np.concatenate([log.allowed[k] for k in closed]) if closed else np.zeros((0, 3), bool)
+    return pa.table(
+        {
+            "account_id": world.account_ids.take(pa.array(joined(log.account, np.int64))),
+            "day": pa.array(np.repeat([log.day[k] for k in closed], sizes).astype(np.int64)),
+            **{
+                name: pa.array(features[:, i], pa.float64())
+                for i, name in enumerate(DECISION_FEATURES)
+            },
+            "treatment": pa.array(
+                np.asarray(TREATMENTS, dtype=object)[joined(log.treatment, np.int64)], pa.string()
+            ),
+            "propensity": pa.array(joined(log.propensity, np.float64)),
+            "reward_fen": pa.array(joined(log.reward, np.float64)),
+            "allowed_call": pa.array(allowed[:, TREATMENTS.index("call")]),
+            "allowed_visit": pa.array(allowed[:, TREATMENTS.index("visit")]),
+        }
+    )
 
 
 def experiment_cells(strategy: Strategy) -> dict[str, tuple[str | None, str | None]]:

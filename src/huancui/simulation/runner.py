@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from huancui.contact.policy import load_pack
-from huancui.kit.errors import InvalidInput
+from huancui.kit.errors import InvalidInput, NotFound
 from huancui.kit.settings import Settings
 from huancui.monitoring.data import load_channel_costs
 from huancui.portfolio.policy import load_policy
@@ -31,6 +33,7 @@ from huancui.simulation.kpis import KPIS, run_kpis, summarise
 from huancui.simulation.loop import (
     FEATURES,
     REWARD_DAYS,
+    Dispatch,
     RunOutcome,
     experiment_cells,
     prepare_world,
@@ -40,28 +43,63 @@ from huancui.simulation.ope import LoggedDecisions, evaluate_policy
 from huancui.strategy.loader import load_strategy, parse_strategy
 from huancui.strategy.spec import Strategy
 
+if TYPE_CHECKING:
+    from huancui.analytics.dispatch import UpliftModel
+
 Progress = Callable[[str], None]
+OnOutcome = Callable[[RunOutcome], None]
 CHAMPION = "champion"
 MIN_LOGGED = 20  # accounts with a full 30-day outcome an offline estimate needs at least
 
 
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Capacity(_Frozen):
+    """Calls and visits the staff can make a day."""
+
+    call: int = Field(ge=0)
+    visit: int = Field(ge=0)
+
+
+class DispatchSpec(_Frozen):
+    """A scenario's `dispatch:` block: staff capacity and the policy that shares it out
+    (analytics/dispatch.py). `optimised` ranks by the registered uplift model, the newest
+    version unless `model_version` names one."""
+
+    capacity: Capacity
+    policy: Literal["balance", "optimised", "random", "holdout"]
+    model_version: int | None = Field(default=None, ge=1)
+    # Whether a call's or visit's unit cost counts against its value when choosing. False: the
+    # staff are paid anyway, so `optimised` fills the capacity by expected value alone.
+    staff_cost: bool = True
+
+
 @dataclass(frozen=True)
 class Contender:
-    """A strategy to simulate, with the names a report shows."""
+    """A strategy to simulate, with the names a report shows, and its staff capacity if any.
+    `uplift` is an uplift model handed in directly (scripts); without it `optimised` loads the
+    registered one."""
 
     name: str
     title_en: str
     title_zh: str
     source: str
     strategy: Strategy
+    dispatch: DispatchSpec | None = None
+    uplift: UpliftModel | None = None
 
-    def as_json(self) -> dict[str, str]:
-        return {
+    def as_json(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {
             "name": self.name,
             "title_en": self.title_en,
             "title_zh": self.title_zh,
             "source": self.source,
         }
+        if self.dispatch is not None:
+            shown["dispatch"] = self.dispatch.model_dump(mode="json")
+        return shown
 
 
 def _checked(path: Path) -> Strategy:
@@ -89,13 +127,80 @@ def from_scenario_file(path: Path) -> Contender:
     if missing:
         raise InvalidInput(f"{path}: field {missing[0]} is required")
     strategy_path = (path.parent / str(data["strategy"])).resolve()
+    dispatch = None
+    if data.get("dispatch") is not None:
+        try:
+            dispatch = DispatchSpec.model_validate(data["dispatch"])
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"dispatch.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidInput(f"{path}: {problems}") from None
     return Contender(
         str(data["name"]),
         str(data["title_en"]),
         str(data["title_zh"]),
         str(path),
         _checked(strategy_path),
+        dispatch,
     )
+
+
+def resolve_dispatch(
+    contender: Contender, *, settings: Settings, costs_fen: dict[str, int]
+) -> Dispatch | None:
+    """The contender's dispatch for the loop, the uplift model loaded for `optimised`."""
+    spec = contender.dispatch
+    if spec is None:
+        return None
+    model = contender.uplift
+    if model is None and spec.policy == "optimised":
+        model = load_uplift_model(settings, version=spec.model_version, user=contender.source)
+    return Dispatch(
+        capacity=spec.capacity.model_dump(),
+        policy=spec.policy,
+        model=model,
+        costs_fen=costs_fen if spec.staff_cost else None,
+    )
+
+
+def load_uplift_model(settings: Settings, *, version: int | None, user: str) -> UpliftModel:
+    """The registered uplift model (HUANCUI_HOME/models/uplift/vN), the newest without `version`."""
+    from huancui.analytics.registry import load_uplift
+
+    try:
+        model, _ = load_uplift(settings.home, version)
+    except NotFound as exc:
+        raise InvalidInput(
+            f"{user}: dispatch policy optimised needs an uplift model ({exc}); train and register"
+            " one with `huancui model uplift --log FILE` (a decision log of a random-dispatch run:"
+            " huancui simulate --decisions-log FILE)"
+        ) from None
+    return model
+
+
+@dataclass
+class DecisionLogs:
+    """The decision logs of a simulation's runs, each row marked with its strategy and seed."""
+
+    tables: list[pa.Table] = field(default_factory=list)
+
+    def add(self, outcome: RunOutcome) -> None:
+        if outcome.decisions is None:
+            return
+        rows = outcome.decisions.num_rows
+        marked = outcome.decisions.add_column(
+            0, "strategy", pa.array([outcome.strategy] * rows, pa.string())
+        ).add_column(1, "seed", pa.array(np.full(rows, outcome.seed, dtype=np.int64)))
+        self.tables.append(marked)
+
+    def table(self) -> pa.Table:
+        if not self.tables:
+            raise InvalidInput("no run had a dispatch: block, so there is no decision log")
+        return pa.concat_tables(self.tables)
+
+    def write(self, path: Path) -> None:
+        pq.write_table(self.table(), path)
 
 
 def with_arm(strategy: Strategy, experiment: str, arm: str | None) -> Strategy:
@@ -136,8 +241,10 @@ def simulate(
     behaviour_path: Path | None = None,
     ope: bool = False,
     on_progress: Progress | None = None,
+    on_outcome: OnOutcome | None = None,
 ) -> dict[str, Any]:
-    """Run every contender on every seed; the result dict of docs/simulation.md."""
+    """Run every contender on every seed; the result dict of docs/simulation.md. `on_outcome`
+    sees each contender's run (world, experiment and decision logs) before it is dropped."""
     if not contenders:
         raise InvalidInput("--strategy or --scenario: name at least one strategy to simulate")
     names = [c.name for c in contenders]
@@ -151,6 +258,9 @@ def simulate(
     policy = load_policy(settings.delinquency_policy)
     pack = load_pack(settings.compliance_pack)
     costs, _ = load_channel_costs(None)
+    dispatches = {
+        c.name: resolve_dispatch(c, settings=settings, costs_fen=costs.fen()) for c in contenders
+    }
     work.mkdir(parents=True, exist_ok=True)
     per_run: dict[str, dict[int, dict[str, Any]]] = {c.name: {} for c in contenders}
     daily: dict[str, list[list[Any]]] = {c.name: [] for c in contenders}
@@ -185,6 +295,7 @@ def simulate(
             work=work,
             on_day=notify,
             cells=cells,
+            dispatch=dispatches[contender.name],
         )
         run_seconds.append(time.perf_counter() - mark)
         for phase, seconds in outcome.seconds.items():
@@ -194,7 +305,11 @@ def simulate(
     for seed in seeds:
         for contender in contenders:
             outcome = one(contender, contender.strategy, contender.name, seed)
-            per_run[contender.name][seed] = run_kpis(outcome.world, costs)
+            if on_outcome is not None:
+                on_outcome(outcome)
+            per_run[contender.name][seed] = run_kpis(
+                outcome.world, costs, capacity=outcome.capacity
+            )
             daily[contender.name].append(outcome.world.daily)
             logs[contender.name].append(outcome.experiments)
     results, differences = summarise(per_run, names)

@@ -1,0 +1,290 @@
+"""Does dispatching scarce calls and visits by an uplift model beat the bank's balance ranking?
+Trains the model on a random-dispatch log and measures it on other worlds; every figure in
+docs/optimisation.json comes from the run, none is typed. Usage:
+
+    .venv/bin/python scripts/optimise_evaluation.py [--accounts 20000] [--days 60]
+        [--call 40] [--visit 40] [--out docs/optimisation.json]
+
+1. Training: the default programme on seeds 101-103 with the dispatch holdout experiment: by the
+   stable hash of the account, half the accounts get every planned call and visit and half only
+   the automated channels, for the whole run (analytics/dispatch `holdout`, known propensity
+   0.5); every candidate of every night is logged with what the account paid in the next 14 days
+   (simulation/loop.DECISION_REWARD_DAYS). An earlier design drew calls and visits at random each
+   night; its controls were mostly contacted a few nights later, so the model learnt the value
+   of contacting first, not of contacting, and lost to the balance ranking (docs/analytics.md).
+2. The uplift model (T-learner, analytics/dispatch.train_uplift) is fitted on that log and
+   registered (analytics/registry.save_uplift) in the run's own HUANCUI_HOME.
+3. Evaluation on seeds 1-5 (worlds the model never saw): the same programme and capacity with
+   balance (highest arrears first), optimised (the registered model, CP-SAT, value net of the
+   call's or visit's cost), optimised-fill (the same model with the staff's cost left out, so the
+   capacity is filled) and random dispatch, and without any capacity for reference. Same worlds and luck for all (common random numbers);
+   differences are paired by seed with 95 % t-intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from huancui.analytics.dispatch import train_uplift
+from huancui.analytics.registry import save_uplift
+from huancui.kit.doc_blocks import write_block
+from huancui.kit.settings import Settings
+from huancui.simulation.kpis import interval
+from huancui.simulation.loop import DECISION_REWARD_DAYS
+from huancui.simulation.report import format_summary
+from huancui.simulation.runner import (
+    Capacity,
+    Contender,
+    DecisionLogs,
+    DispatchSpec,
+    from_strategy_file,
+    simulate,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+STRATEGY = ROOT / "strategies" / "default.yaml"
+START = date(2026, 11, 27)
+TRAIN_SEEDS = (101, 102, 103)
+EVAL_SEEDS = (1, 2, 3, 4, 5)
+UNLIMITED = "unlimited"
+FILL = "optimised-fill"  # optimised, the cost of a call or visit left out of the choice
+POLICIES = ("balance", "optimised", "random")
+# (figure, KPI key, unit) in the printed table, in this order.
+SHOWN = (
+    ("Collected", "collected", "money"),
+    ("Net recovery (collected − contact cost)", "net_recovery", "money"),
+    ("Cost of contacts", "contact_cost", "money"),
+    ("Calls made", "calls_made", "count"),
+    ("Visits made", "visits_made", "count"),
+    ("Calls deferred by capacity", "calls_deferred", "count"),
+    ("Visits deferred by capacity", "visits_deferred", "count"),
+    ("Cure rate", "cure_rate", "rate"),
+    ("Complaints per 1,000 contacted", "complaints_per_1000_accounts", "per_1000"),
+)
+# Paired differences reported with intervals: (minuend, subtrahend).
+PAIRS = (
+    ("optimised", "balance"),
+    (FILL, "balance"),
+    ("optimised", "random"),
+    ("balance", "random"),
+    (UNLIMITED, "balance"),
+)
+
+
+def contender(
+    base: Contender, policy: str, capacity: Capacity, version: int | None, *, name: str = ""
+) -> Contender:
+    """The default programme under `capacity` with `policy`; name FILL: `optimised` with the
+    staff's cost left out (capacity filled by the model's value alone)."""
+    fill = name == FILL
+    return Contender(
+        name=name or policy,
+        title_en=f"{base.title_en}, {policy} dispatch" + (", staff cost sunk" if fill else ""),
+        title_zh=base.title_zh,
+        source=base.source,
+        strategy=base.strategy,
+        dispatch=DispatchSpec(
+            capacity=capacity,
+            policy=policy,  # type: ignore[arg-type]
+            model_version=version if policy == "optimised" else None,
+            staff_cost=not fill,
+        ),
+    )
+
+
+def treated_later(log: pa.Table, treatment: str) -> dict[str, Any]:
+    """Of the logged nights an account could have had `treatment` but got automated, the share
+    that got it on a later night within the reward window: how much of the logged contrast is
+    'now or a few days later' rather than 'or not at all'."""
+    allowed = f"allowed_{treatment}"
+    result = duckdb.sql(
+        f"""
+        WITH log AS (SELECT seed, account_id, day, treatment, {allowed} AS ok FROM log),
+        control AS (
+            SELECT seed, account_id, day FROM log WHERE treatment = 'automated' AND ok
+            AND day <= (SELECT max(day) FROM log) - {DECISION_REWARD_DAYS})
+        SELECT count(*), avg(got::INTEGER) FROM (
+            SELECT c.seed, c.account_id, c.day, bool_or(l.treatment = '{treatment}') AS got
+            FROM control c JOIN log l ON l.seed = c.seed AND l.account_id = c.account_id
+                AND l.day > c.day AND l.day <= c.day + {DECISION_REWARD_DAYS}
+            GROUP BY ALL
+            UNION ALL
+            SELECT c.seed, c.account_id, c.day, false FROM control c ANTI JOIN log l
+                ON l.seed = c.seed AND l.account_id = c.account_id
+                AND l.day > c.day AND l.day <= c.day + {DECISION_REWARD_DAYS})
+        """
+    ).fetchall()[0]
+    return {"control_nights": int(result[0]), "share_treated_later": float(result[1] or 0.0)}
+
+
+def paired(result: dict[str, Any], a: str, b: str, key: str) -> dict[str, Any]:
+    """a − b per seed (same world, same luck) with its 95 % t-interval."""
+    left = result["results"][a][key]["per_seed"]
+    right = result["results"][b][key]["per_seed"]
+    return interval(
+        [None if x is None or y is None else x - y for x, y in zip(left, right, strict=True)]
+    )
+
+
+def markdown(report: dict[str, Any]) -> str:
+    result = report["evaluation"]["result"]
+    names = [s["name"] for s in result["strategies"]]
+    sim = result["simulation"]
+    model = report["model"]["report"]
+    held = [
+        f"{name}: held-out Qini ¥{t['qini_coefficient'] / 100:,.0f} per account (random rankings "
+        f"±¥{t['qini_null_sd'] / 100:,.0f}; arrears alone ¥{t['qini_average_only'] / 100:,.0f}), "
+        f"blend {t['blend']}, average effect ¥{t['ate'] / 100:,.0f} "
+        f"(¥{t['ate_ci_low'] / 100:,.0f} to ¥{t['ate_ci_high'] / 100:,.0f})"
+        for name, t in model["treatments"].items()
+        if "blend" in t
+    ]
+    lines = [
+        f"Model v{report['model']['version']}: {model['learner']}-learner on "
+        f"{model.get('outcome', 'fen')}, {model['rows']:,} logged decisions of "
+        f"{model['accounts']:,} accounts; " + "; ".join(held) + ".",
+        "",
+        f"{sim['accounts']:,} accounts × {sim['days']} days, evaluation seeds "
+        f"{', '.join(map(str, sim['seeds']))}; capacity {report['capacity']['call']} calls and "
+        f"{report['capacity']['visit']} visits a day. Mean across seeds (95 % interval).",
+        "",
+        "| figure | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for label, key, unit in SHOWN:
+        cells = [format_summary(result["results"][n][key], unit) for n in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Paired differences (same worlds, same luck), 95 % t-interval across seeds:",
+        "",
+        "| figure | " + " | ".join(f"{a} − {b}" for a, b in PAIRS) + " |",
+        "|---|" + "---|" * len(PAIRS),
+    ]
+    for label, key, unit in SHOWN:
+        cells = [
+            format_summary(report["differences"][f"{a}-{b}"][key], unit, difference=True)
+            for a, b in PAIRS
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--call", type=int, default=40, help="calls the staff can make a day")
+    parser.add_argument("--visit", type=int, default=40, help="visits the staff can make a day")
+    parser.add_argument("--train-seeds", type=int, nargs="+", default=list(TRAIN_SEEDS))
+    parser.add_argument("--eval-seeds", type=int, nargs="+", default=list(EVAL_SEEDS))
+    parser.add_argument("--work", type=Path, default=ROOT / "var" / "optimise-evaluation")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "optimisation.json")
+    parser.add_argument("--table-from", type=Path, default=None, help="Print an earlier --out.")
+    parser.add_argument("--doc", type=Path, default=None, help="Also write it into this file.")
+    args = parser.parse_args()
+    if args.table_from is not None:
+        text = markdown(json.loads(args.table_from.read_text(encoding="utf-8")))
+        if args.doc is not None:
+            write_block(args.doc, "optimisation", text)
+        print(text)
+        return
+    started = time.perf_counter()
+    settings = Settings(home=args.work / "home")  # the model registry of this run only
+    capacity = Capacity(call=args.call, visit=args.visit)
+    base = from_strategy_file(STRATEGY)
+    common: dict[str, Any] = {
+        "accounts": args.accounts,
+        "days": args.days,
+        "start": START,
+        "work": args.work / "simulations",
+        "settings": settings,
+    }
+
+    def progress(message: str) -> None:
+        if message.endswith(f"day {args.days}/{args.days}"):
+            print(f"  {message} ({time.perf_counter() - started:.0f} s)", flush=True)
+
+    print(f"1. the dispatch holdout experiment on training seeds {args.train_seeds}", flush=True)
+    mark = time.perf_counter()
+    logs = DecisionLogs()
+    training = simulate(
+        [contender(base, "holdout", capacity, None)],
+        seeds=args.train_seeds,
+        on_progress=progress,
+        on_outcome=logs.add,
+        **common,
+    )
+    log = logs.table()
+    args.work.mkdir(parents=True, exist_ok=True)
+    pq.write_table(log, args.work / "decisions-train.parquet")
+    train_seconds = time.perf_counter() - mark
+
+    print(f"2. uplift model from {log.num_rows:,} logged decisions", flush=True)
+    mark = time.perf_counter()
+    model, model_report = train_uplift(log, seed=7, learner="t")
+    folder = save_uplift(
+        model,
+        settings.home,
+        {"source": "scripts/optimise_evaluation.py", "train_seeds": args.train_seeds},
+    )
+    version = int(folder.name.removeprefix("v"))
+    fit_seconds = time.perf_counter() - mark
+
+    print(f"3. every dispatch policy and unlimited on seeds {args.eval_seeds}", flush=True)
+    mark = time.perf_counter()
+    contenders = [contender(base, p, capacity, version) for p in POLICIES]
+    contenders.insert(2, contender(base, "optimised", capacity, version, name=FILL))
+    contenders.append(
+        Contender(
+            UNLIMITED, f"{base.title_en}, no capacity", base.title_zh, base.source, base.strategy
+        )
+    )
+    evaluation = simulate(contenders, seeds=args.eval_seeds, on_progress=progress, **common)
+    eval_seconds = time.perf_counter() - mark
+
+    keys = [key for _, key, _ in SHOWN]
+    report: dict[str, Any] = {
+        "command": "python scripts/optimise_evaluation.py "
+        f"--accounts {args.accounts} --days {args.days} --call {args.call} --visit {args.visit}",
+        "strategy": str(STRATEGY.relative_to(ROOT)),
+        "capacity": capacity.model_dump(),
+        "reward_days": DECISION_REWARD_DAYS,
+        "train_seeds": args.train_seeds,
+        "eval_seeds": args.eval_seeds,
+        "training": {
+            "decisions_logged": log.num_rows,
+            "controls_treated_later": {t: treated_later(log, t) for t in ("call", "visit")},
+            "result": training,
+        },
+        "model": {"version": version, "report": model_report},
+        "evaluation": {"result": evaluation},
+        "differences": {
+            f"{a}-{b}": {key: paired(evaluation, a, b, key) for key in keys} for a, b in PAIRS
+        },
+        "seconds": {
+            "training_runs": round(train_seconds, 1),
+            "model": round(fit_seconds, 1),
+            "evaluation_runs": round(eval_seconds, 1),
+            "total": round(time.perf_counter() - started, 1),
+        },
+    }
+    args.out.write_text(
+        json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
+    print()
+    print(markdown(report))
+    print(f"written to {args.out} in {report['seconds']['total'] / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
