@@ -36,10 +36,12 @@ import pyarrow.parquet as pq
 
 from huancui.analytics.dispatch import train_uplift
 from huancui.analytics.registry import save_uplift
+from huancui.analytics.service import fit
 from huancui.kit.doc_blocks import write_block
 from huancui.kit.settings import Settings
+from huancui.portfolio.policy import DelinquencyPolicy
 from huancui.simulation.kpis import interval
-from huancui.simulation.loop import DECISION_REWARD_DAYS
+from huancui.simulation.loop import DECISION_REWARD_DAYS, prepare_world
 from huancui.simulation.report import format_summary
 from huancui.simulation.runner import (
     Capacity,
@@ -54,6 +56,10 @@ ROOT = Path(__file__).resolve().parent.parent
 STRATEGY = ROOT / "strategies" / "default.yaml"
 START = date(2026, 11, 27)
 TRAIN_SEEDS = (101, 102, 103)
+# The score models (pay_30d, ability, willingness) are trained once, on a world of their own, and
+# score the first day of every training and evaluation world.
+SCORE_SEED = 100
+SCORE_TARGETS = ("pay_30d", "ability", "willingness")
 EVAL_SEEDS = (1, 2, 3, 4, 5)
 UNLIMITED = "unlimited"
 FILL = "optimised-fill"  # optimised, the cost of a call or visit left out of the choice
@@ -148,7 +154,17 @@ def markdown(report: dict[str, Any]) -> str:
         for name, t in model["treatments"].items()
         if "blend" in t
     ]
+    scored = {k: v for k, v in report.get("score_models", {}).items() if k != "seconds"}
+    scores_line = (
+        "Decision features include the first-day scores of "
+        + ", ".join(f"{t} (validation AUC {v['validation_auc']:.3f})" for t, v in scored.items())
+        + f", trained on world {SCORE_SEED}."
+        if scored
+        else "No model scores among the decision features."
+    )
     lines = [
+        scores_line,
+        "",
         f"Model v{report['model']['version']}: {model['learner']}-learner on "
         f"{model.get('outcome', 'fen')}, {model['rows']:,} logged decisions of "
         f"{model['accounts']:,} accounts; " + "; ".join(held) + ".",
@@ -179,6 +195,26 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def score_models(
+    args: argparse.Namespace, settings: Settings, report: dict[str, Any]
+) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """Train each score target on world SCORE_SEED's 13 months of history (the product's own
+    analytics.service.fit: six month ends train, the latest validates)."""
+    source = prepare_world(
+        accounts=args.accounts, seed=SCORE_SEED, as_of=START, work=args.work / "simulations",
+        settings=settings, policy=DelinquencyPolicy(),
+    )  # fmt: skip
+    models: dict[str, tuple[Any, dict[str, Any]]] = {}
+    for target in args.score_targets:
+        pair, metadata = fit(source.snapshot, target=target, as_of=START)
+        models[target] = (pair, {**metadata, "version": 1})
+        report[target] = {
+            "validation_auc": metadata["metrics"]["lightgbm"]["validation"]["auc"],
+            "rows": metadata["rows"],
+        }
+    return models
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=20_000)
@@ -189,6 +225,12 @@ def main() -> None:
     parser.add_argument("--eval-seeds", type=int, nargs="+", default=list(EVAL_SEEDS))
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "optimise-evaluation")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "optimisation.json")
+    parser.add_argument(
+        "--score-targets",
+        nargs="*",
+        default=list(SCORE_TARGETS),
+        help="models whose first-day scores the plans and the dispatch read (none: no scores)",
+    )
     parser.add_argument("--table-from", type=Path, default=None, help="Print an earlier --out.")
     parser.add_argument("--doc", type=Path, default=None, help="Also write it into this file.")
     args = parser.parse_args()
@@ -209,6 +251,12 @@ def main() -> None:
         "work": args.work / "simulations",
         "settings": settings,
     }
+    score_report: dict[str, Any] = {}
+    if args.score_targets:
+        print(f"0. score models {args.score_targets} on world {SCORE_SEED}", flush=True)
+        mark = time.perf_counter()
+        common["score_models"] = score_models(args, settings, score_report)
+        score_report["seconds"] = round(time.perf_counter() - mark, 1)
 
     def progress(message: str) -> None:
         if message.endswith(f"day {args.days}/{args.days}"):
@@ -267,6 +315,7 @@ def main() -> None:
             "result": training,
         },
         "model": {"version": version, "report": model_report},
+        "score_models": score_report,
         "evaluation": {"result": evaluation},
         "differences": {
             f"{a}-{b}": {key: paired(evaluation, a, b, key) for key in keys} for a, b in PAIRS

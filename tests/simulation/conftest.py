@@ -71,6 +71,7 @@ class Runner:
         name: str = "test",
         pack: str = "cn",
         dispatch: Dispatch | None = None,
+        scores: Path | None = None,
     ) -> RunOutcome:
         return run_strategy(
             source=self.source,
@@ -84,6 +85,7 @@ class Runner:
             engine_name="duckdb",
             work=self.work,
             dispatch=dispatch,
+            scores=scores,
         )
 
 

@@ -62,6 +62,44 @@ def random_run(simulate_run: Runner) -> RunOutcome:
     )
 
 
+def test_the_dispatch_reads_the_worlds_scores_as_decision_features(
+    simulate_run: Runner, tmp_path: Path
+) -> None:
+    """A score folder reaches both the plan and the dispatch: the decision log carries each
+    scored account's score (NaN for accounts the file leaves out)."""
+    accounts = pq.read_table(simulate_run.source.snapshot / "accounts.parquet")
+    ids = accounts.column("account_id").to_pylist()
+    score = {a: (i % 100) / 100 for i, a in enumerate(ids) if i % 3}
+    pq.write_table(
+        pa.table(
+            {
+                "account_id": list(score),
+                "score_willingness": list(score.values()),
+                "scorecard_willingness": list(score.values()),
+                "reasons": ["test"] * len(score),
+                "model_version": pa.array([1] * len(score), pa.int32()),
+            }
+        ),
+        tmp_path / "willingness.parquet",
+    )
+    outcome = simulate_run(
+        DEFAULT,
+        days=DECISION_REWARD_DAYS + 1,
+        name="dispatch-scores",
+        dispatch=Dispatch(capacity=CAPACITY, policy="balance"),
+        scores=tmp_path,
+    )
+    assert outcome.decisions is not None and outcome.decisions.num_rows > 0
+    logged = outcome.decisions.to_pylist()
+    for row in logged:
+        expected = score.get(row["account_id"])
+        if expected is None:
+            assert np.isnan(row["score_willingness"])
+        else:
+            assert row["score_willingness"] == pytest.approx(expected)
+    assert any(row["account_id"] in score for row in logged)
+
+
 def test_no_day_has_more_calls_or_visits_than_the_staff_can_make(
     simulate_run: Runner, random_run: RunOutcome
 ) -> None:

@@ -40,6 +40,7 @@ from huancui.simulation.behaviour import Behaviour
 from huancui.simulation.world import World, as_date, load_world
 from huancui.strategy.engines import make_engine
 from huancui.strategy.pipeline import CONTACTS_SCHEMA, build_query
+from huancui.strategy.scores import join_scores
 from huancui.strategy.spec import Strategy
 
 if TYPE_CHECKING:
@@ -251,13 +252,15 @@ def run_strategy(
         timings["plan"] += time.perf_counter() - mark
         if dispatch is not None:
             mark = time.perf_counter()
-            plan = _dispatch(decisions, dispatch, world, plan, accounts)
+            # The dispatch reads the night's scores too (analytics/dispatch DECISION_FEATURES).
+            scored = join_scores(accounts, scores) if scores is not None else accounts
+            plan = _dispatch(decisions, dispatch, world, plan, scored)
             timings["dispatch"] += time.perf_counter() - mark
         mark = time.perf_counter()
         _log_entries(log, world, plan, accounts, cells, shares)
         world.step(plan)
-        _log_rewards(log, world)
-        _decision_rewards(decisions, world)
+        _close_rewards(log, world, window=REWARD_DAYS)
+        _close_rewards(decisions, world, window=DECISION_REWARD_DAYS)
         timings["world"] += time.perf_counter() - mark
         if on_day is not None:
             on_day(f"{name} seed {source.seed}: day {offset + 1}/{days}")
@@ -329,15 +332,6 @@ def _log_decisions(log: DecisionLog, world: World, cands: Candidates, decision: 
     log.allowed.append(np.asarray(cands.allowed, dtype=bool))
     log.start_collected.append(world.tally.collected[idx].copy())
     log.reward.append(np.full(idx.size, np.nan))
-
-
-def _decision_rewards(log: DecisionLog, world: World) -> None:
-    for k, day in enumerate(log.day):
-        if world.day - day == DECISION_REWARD_DAYS:
-            accounts = log.account[k]
-            log.reward[k] = (world.tally.collected[accounts] - log.start_collected[k]).astype(
-                np.float64
-            )
 
 
 def _decision_table(log: DecisionLog, world: World) -> pa.Table:
@@ -439,9 +433,10 @@ def _log_entries(
             log.reward.append(np.full(entering.size, np.nan))
 
 
-def _log_rewards(log: ExperimentLog, world: World) -> None:
+def _close_rewards(log: ExperimentLog | DecisionLog, world: World, *, window: int) -> None:
+    """Fill in what each logged group of accounts paid in the `window` days since its night."""
     for k, day in enumerate(log.day):
-        if world.day - day == REWARD_DAYS:
+        if world.day - day == window:
             accounts = log.account[k]
             log.reward[k] = (world.tally.collected[accounts] - log.start_collected[k]).astype(
                 np.float64

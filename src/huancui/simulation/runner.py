@@ -9,8 +9,10 @@ and differences are read pairwise (kpis.summarise).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -35,6 +37,7 @@ from huancui.simulation.loop import (
     REWARD_DAYS,
     Dispatch,
     RunOutcome,
+    WorldSource,
     experiment_cells,
     prepare_world,
     run_strategy,
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 OnOutcome = Callable[[RunOutcome], None]
+ScoreModels = Mapping[str, tuple[Any, dict[str, Any]]]  # target → (trained pair, metadata)
 CHAMPION = "champion"
 MIN_LOGGED = 20  # accounts with a full 30-day outcome an offline estimate needs at least
 
@@ -228,6 +232,25 @@ def with_arm(strategy: Strategy, experiment: str, arm: str | None) -> Strategy:
     return parsed.strategy
 
 
+def world_scores(source: WorldSource, models: ScoreModels, work: Path) -> Path:
+    """The world's first-day score files, one per target, written once per world and models."""
+    from huancui.analytics.service import write_scores
+
+    key = hashlib.sha256(
+        json.dumps(
+            {t: m[1].get("data_sha256") for t, m in sorted(models.items())}, sort_keys=True
+        ).encode()
+    ).hexdigest()[:12]
+    folder = work / f"scores-{source.snapshot.parent.parent.name}-{key}"
+    for target, (pair, metadata) in models.items():
+        if not (folder / f"{target}.parquet").exists():
+            write_scores(
+                source.snapshot, as_of=source.as_of, target=target, pair=pair,
+                metadata=metadata, lang="en", out=folder,
+            )  # fmt: skip
+    return folder
+
+
 def simulate(
     contenders: Sequence[Contender],
     *,
@@ -242,9 +265,13 @@ def simulate(
     ope: bool = False,
     on_progress: Progress | None = None,
     on_outcome: OnOutcome | None = None,
+    score_models: ScoreModels | None = None,
 ) -> dict[str, Any]:
     """Run every contender on every seed; the result dict of docs/simulation.md. `on_outcome`
-    sees each contender's run (world, experiment and decision logs) before it is dropped."""
+    sees each contender's run (world, experiment and decision logs) before it is dropped.
+    `score_models` (target → trained pair and metadata, analytics.service.fit) score each world's
+    first day, as `huancui model score` would; the plans and the dispatch read those scores every
+    night (they are not re-scored as the world moves)."""
     if not contenders:
         raise InvalidInput("--strategy or --scenario: name at least one strategy to simulate")
     names = [c.name for c in contenders]
@@ -280,6 +307,7 @@ def simulate(
         source = prepare_world(
             accounts=accounts, seed=seed, as_of=start, work=work, settings=settings, policy=policy
         )
+        scores = world_scores(source, score_models, work) if score_models else None
         prepare_seconds.append(time.perf_counter() - mark)
         mark = time.perf_counter()
         outcome = run_strategy(
@@ -296,6 +324,7 @@ def simulate(
             on_day=notify,
             cells=cells,
             dispatch=dispatches[contender.name],
+            scores=scores,
         )
         run_seconds.append(time.perf_counter() - mark)
         for phase, seconds in outcome.seconds.items():

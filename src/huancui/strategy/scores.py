@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from huancui.kit.digest import sha256_of
 from huancui.kit.errors import InvalidInput
@@ -172,3 +174,13 @@ def recorded_files(recorded: dict[str, Any], home: Path) -> tuple[ScoreFile, ...
             )
         )
     return tuple(files)
+
+
+def join_scores(accounts: pa.Table, folder: Path | None) -> pa.Table:
+    """`accounts` with the folder's scores under their rule columns (NULL where unscored), for
+    code that reads the accounts outside the plan's SQL (huancui optimise, the simulator)."""
+    for score in score_files(folder, present=accounts.column_names):
+        table = pq.read_table(score.path, columns=["account_id", score.file_column])
+        table = table.rename_columns(["account_id", score.column])
+        accounts = accounts.join(table, keys="account_id", join_type="left outer")
+    return accounts
