@@ -40,6 +40,19 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+def answer(action: Callable[[], T], *, json_out: bool) -> T | None:
+    """Run a command's use case: a refusal exits with its code and message; under --json the
+    result is printed as JSON and None returned, since nothing is left to print."""
+    try:
+        result = action()
+    except HuancuiError as exc:
+        raise fail(exc) from None
+    if json_out:
+        emit_json(result)
+        return None
+    return result
+
+
 def choose(text: str, options: Sequence[str], *, option: str) -> str:
     """The option value among `options` (case-insensitive), or exit 2 naming the option."""
     for known in options:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from huancui.cli_support import JsonFlag, emit_json, err, fail, out, parse_date
+from huancui.cli_support import JsonFlag, answer, err, fail, out, parse_date
 from huancui.kit.errors import HuancuiError
 from huancui.kit.settings import get_settings
 
@@ -35,13 +35,13 @@ def train_command(target: Target, as_of: AsOf, json_out: JsonFlag = False) -> No
     from huancui.analytics import service
 
     day = parse_date(as_of)
-    try:
+
+    def train() -> dict[str, Any]:
         with err.status("training…"):
-            result = service.train(get_settings(), target=target, as_of=day)
-    except HuancuiError as exc:
-        raise fail(exc) from None
-    if json_out:
-        emit_json(result)
+            return service.train(get_settings(), target=target, as_of=day)
+
+    result = answer(train, json_out=json_out)
+    if result is None:
         return
     out.print(
         f"{target}: trained on {', '.join(result['train_dates'])}"
@@ -65,14 +65,13 @@ def validate_command(
     """Re-measure a registered model on the latest month end whose outcome is known."""
     from huancui.analytics import service
 
-    try:
-        result = service.validate(
+    result = answer(
+        lambda: service.validate(
             get_settings(), target=target, as_of=parse_date(as_of), version=version
-        )
-    except HuancuiError as exc:
-        raise fail(exc) from None
-    if json_out:
-        emit_json(result)
+        ),
+        json_out=json_out,
+    )
+    if result is None:
         return
     out.print(
         f"{target} v{result['model_version']} (trained {result['trained']}) on {result['on']},"
@@ -98,14 +97,13 @@ def score_command(
     """Score the target's population on a date; writes HUANCUI_HOME/scores/DATE/TARGET.parquet."""
     from huancui.analytics import service
 
-    try:
-        result = service.score(
+    result = answer(
+        lambda: service.score(
             get_settings(), target=target, as_of=parse_date(as_of), lang=lang, version=version
-        )
-    except HuancuiError as exc:
-        raise fail(exc) from None
-    if json_out:
-        emit_json(result)
+        ),
+        json_out=json_out,
+    )
+    if result is None:
         return
     out.print(
         f"{target} v{result['model_version']}: {result['accounts']:,} accounts scored on"
@@ -148,12 +146,11 @@ def truth_command(
     customers' latent traits, and agreement of the four quadrants."""
     from huancui.analytics import service
 
-    try:
-        result = service.check_truth(get_settings(), as_of=parse_date(as_of), truth=truth)
-    except HuancuiError as exc:
-        raise fail(exc) from None
-    if json_out:
-        emit_json(result)
+    result = answer(
+        lambda: service.check_truth(get_settings(), as_of=parse_date(as_of), truth=truth),
+        json_out=json_out,
+    )
+    if result is None:
         return
     out.print(
         f"{result['customers']:,} customers on {result['as_of']} (models"
@@ -192,13 +189,12 @@ def uplift_command(
     registered as model target "uplift"."""
     from huancui.analytics import optimise
 
-    try:
+    def train() -> dict[str, Any]:
         with err.status("training…"):
-            result = optimise.train(get_settings(), log=log, learner=learner, outcome=outcome)
-    except HuancuiError as exc:
-        raise fail(exc) from None
-    if json_out:
-        emit_json(result)
+            return optimise.train(get_settings(), log=log, learner=learner, outcome=outcome)
+
+    result = answer(train, json_out=json_out)
+    if result is None:
         return
     out.print(
         f"uplift v{result['version']} ({result['learner']}-learner on {result['outcome']}):"
@@ -243,8 +239,8 @@ def optimise_command(
     from huancui.cli_support import actor_or_os_user
 
     day = parse_date(as_of)
-    try:
-        result = optimise.optimise(
+    result = answer(
+        lambda: optimise.optimise(
             get_settings(),
             as_of=day,
             capacity=optimise.parse_capacity(capacity),
@@ -252,11 +248,10 @@ def optimise_command(
             model_version=model_version,
             apply=apply,
             actor=actor_or_os_user(actor),
-        )
-    except HuancuiError as exc:
-        raise fail(exc) from None
-    if json_out:
-        emit_json(result)
+        ),
+        json_out=json_out,
+    )
+    if result is None:
         return
     c, cap, used = result["candidates"], result["capacity"], result["used"]
     model = f"uplift v{result['model_version']}" if result["model_version"] else "no model"
