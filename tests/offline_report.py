@@ -1,5 +1,6 @@
-"""Checks shared by the tests of the self-contained HTML reports (simulation, model): nothing is
-loaded from elsewhere, and in a real browser plotly draws every chart offline."""
+"""Checks shared by the tests of the self-contained HTML reports (collections, simulation,
+model): nothing is loaded from elsewhere, and in a real browser plotly draws every chart
+offline."""
 
 from __future__ import annotations
 

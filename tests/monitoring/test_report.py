@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import fcntl
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -34,6 +33,7 @@ from huancui.monitoring.experiments import Timing, peeking_rule
 from huancui.monitoring.kpis import KPIS, KpiReport, compute_kpis
 from huancui.monitoring.report import CARD_KPIS, EMPTY, LABELS, report_data
 from tests.conftest import ROOT, Cli
+from tests.offline_report import assert_charts_drawn_offline
 
 AS_OF = date(2026, 11, 27)
 START = date(2026, 8, 1)
@@ -350,50 +350,10 @@ def test_starting_huancui_does_not_load_plotly_or_jinja2() -> None:
 # --- in a real browser ----------------------------------------------------------------------
 
 
-def _chromium() -> str:
-    """Debian's chromium (playwright must not download a browser here)."""
-    found = os.environ.get("HUANCUI_CHROMIUM") or shutil.which("chromium")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Debian's chromium: .ci/run installs it with apt-get")
-        pytest.skip("browser tests need chromium: apt-get install chromium")
-    return found
-
-
 @pytest.mark.browser
-def test_the_report_draws_every_chart_in_a_browser_without_a_network(world: World) -> None:
-    from playwright.sync_api import sync_playwright
-
-    report = world.settings.home.parent / "report.html"
+def test_the_report_draws_every_chart_in_a_browser_without_a_network(
+    world: World, tmp_path: Path
+) -> None:
     figures = world.zh.count("Plotly.newPlot(")
-    errors: list[str] = []
-    outside: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
-        try:
-            context = browser.new_context(offline=True)
-            page = context.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on(
-                "request",
-                lambda r: (
-                    outside.append(r.url) if not r.url.startswith(("file:", "data:")) else None
-                ),
-            )
-            page.goto(report.as_uri())
-            page.wait_for_function(
-                f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {figures}",
-                timeout=30_000,
-            )
-            drawn = page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
-            traces = page.evaluate(
-                "Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                ".map(el => (el.data || []).length)"
-            )
-        finally:
-            browser.close()
     assert figures >= 4
-    assert drawn == figures
-    assert all(n > 0 for n in traces), traces
-    assert errors == []
-    assert outside == []
+    assert_charts_drawn_offline(world.zh, tmp_path, charts=figures)

@@ -38,7 +38,7 @@ from huancui.kit.settings import Settings
 from huancui.monitoring.data import load_channel_costs
 from huancui.portfolio.snapshot_store import snapshot_dir
 from huancui.strategy.nightly import current_run
-from huancui.strategy.scores import join_scores, scores_dir
+from huancui.strategy.scores import join_scores, read_scores, scores_dir
 
 ALLOCATION_FILE = "allocation.parquet"
 DEFERRED = "deferred"
@@ -95,7 +95,10 @@ def accounts_with_scores(settings: Settings, as_of: date) -> pa.Table:
     path = snapshot_dir(settings.snapshots_dir, as_of) / "accounts.parquet"
     if not path.exists():
         raise NotFound(f"no snapshot for {as_of}: run `huancui import DIR --as-of {as_of}` first")
-    return join_scores(pq.read_table(path), scores_dir(settings.home, as_of))
+    accounts = pq.read_table(path)
+    return join_scores(
+        accounts, read_scores(scores_dir(settings.home, as_of), present=accounts.column_names)
+    )
 
 
 def _load_model(

@@ -19,14 +19,14 @@ import plotly.graph_objects as go
 from sklearn.metrics import roc_curve
 
 from huancui import __version__
-from huancui.kit.errors import InvalidInput
-from huancui.monitoring.experiments import LANGUAGES, Language
+from huancui.monitoring.experiments import Language
 from huancui.monitoring.report import (
     EMPTY,
     LINE_COLOURS,
     chart_layout,
     figure_json,
     render_offline,
+    report_language,
 )
 
 DEFAULT_LANGUAGE: Final[Language] = "zh-CN"
@@ -465,17 +465,10 @@ def _scorecard_rows(data: dict[str, Any], lang: Language) -> list[dict[str, str]
 # --- the report ---------------------------------------------------------------------------------
 
 
-def _check_language(lang: str) -> Language:
-    for known in LANGUAGES:
-        if lang == known:
-            return known
-    raise InvalidInput(f"lang {lang!r}: use one of {', '.join(LABELS)}")
-
-
 def model_view(data: dict[str, Any], *, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
     """Everything the report shows, in `lang`: texts and formatted numbers, figures as plotly
     JSON (None: nothing to draw). Raises InvalidInput for an unknown language."""
-    language = _check_language(lang)
+    language = report_language(lang)
     labels = LABELS[language]
     metadata = data["metadata"]
     target = str(data["target"])

@@ -29,13 +29,14 @@ from sqlalchemy.orm import Session
 from huancui import __version__
 from huancui.arrangements.tables import HardshipRow
 from huancui.kit.database import unit_of_work
-from huancui.kit.errors import HuancuiError
+from huancui.kit.errors import HuancuiError, InvalidInput
 from huancui.kit.money import display_yuan
 from huancui.kit.settings import Settings
 from huancui.monitoring.data import BANK_TIMEZONE, CHARGED_OFF, UNPLANNED
 from huancui.monitoring.experiment_data import ExperimentData, experiment_names, load_experiment
 from huancui.monitoring.experiments import (
     CHAMPION,
+    LANGUAGES,
     METRIC_NAMES,
     Design,
     ExperimentReport,
@@ -1026,6 +1027,14 @@ def report_data(
         "notes": _notes(kpis),
         "not_available": [{"what": what, "why": why} for what, why in NOT_AVAILABLE],
     }
+
+
+def report_language(lang: str) -> Language:
+    """`lang` as one of the languages reports are written in, or InvalidInput naming `lang`."""
+    for known in LANGUAGES:
+        if lang == known:
+            return known
+    raise InvalidInput(f"lang {lang!r}: use one of zh-CN, en")
 
 
 def render_offline(

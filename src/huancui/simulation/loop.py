@@ -40,7 +40,7 @@ from huancui.simulation.behaviour import Behaviour
 from huancui.simulation.world import World, as_date, load_world
 from huancui.strategy.engines import make_engine
 from huancui.strategy.pipeline import CONTACTS_SCHEMA, build_query
-from huancui.strategy.scores import join_scores
+from huancui.strategy.scores import join_scores, read_scores
 from huancui.strategy.spec import Strategy
 
 if TYPE_CHECKING:
@@ -227,6 +227,10 @@ def run_strategy(
     log = ExperimentLog()
     decisions = DecisionLog()
     timings["load"] = time.perf_counter() - mark
+    # Read once: the scores stay the same every night (the world is not re-scored).
+    score_tables = read_scores(
+        scores, present=pq.read_schema(source.snapshot / "accounts.parquet").names
+    )
     for offset in range(days):
         as_of = source.as_of + timedelta(days=offset)
         mark = time.perf_counter()
@@ -252,8 +256,8 @@ def run_strategy(
         timings["plan"] += time.perf_counter() - mark
         if dispatch is not None:
             mark = time.perf_counter()
-            # The dispatch reads the night's scores too (analytics/dispatch DECISION_FEATURES).
-            scored = join_scores(accounts, scores) if scores is not None else accounts
+            # The dispatch reads the scores too (analytics/dispatch DECISION_FEATURES).
+            scored = join_scores(accounts, score_tables)
             plan = _dispatch(decisions, dispatch, world, plan, scored)
             timings["dispatch"] += time.perf_counter() - mark
         mark = time.perf_counter()

@@ -21,13 +21,14 @@ from plotly.subplots import make_subplots
 from huancui import __version__
 from huancui.kit.errors import InvalidInput
 from huancui.kit.money import display_yuan, round_half_up
-from huancui.monitoring.experiments import LANGUAGES, Language
+from huancui.monitoring.experiments import Language
 from huancui.monitoring.report import (
     EMPTY,
     LINE_COLOURS,
     chart_layout,
     figure_json,
     render_offline,
+    report_language,
 )
 
 DEFAULT_LANGUAGE: Final[Language] = "zh-CN"
@@ -471,17 +472,10 @@ def _ope_rows(
 # --- the report ---------------------------------------------------------------------------------
 
 
-def _check_language(lang: str) -> Language:
-    for known in LANGUAGES:
-        if lang == known:
-            return known
-    raise InvalidInput(f"lang {lang!r}: use one of {', '.join(LABELS)}")
-
-
 def simulation_view(result: dict[str, Any], *, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
     """Everything the report shows, in `lang`: texts and formatted numbers, figures as plotly
     JSON (None: nothing to draw). Raises InvalidInput for an unknown language."""
-    language = _check_language(lang)
+    language = report_language(lang)
     labels = LABELS[language]
     strategies = result["strategies"]
     seeds = result["simulation"]["seeds"]

@@ -176,11 +176,19 @@ def recorded_files(recorded: dict[str, Any], home: Path) -> tuple[ScoreFile, ...
     return tuple(files)
 
 
-def join_scores(accounts: pa.Table, folder: Path | None) -> pa.Table:
-    """`accounts` with the folder's scores under their rule columns (NULL where unscored), for
-    code that reads the accounts outside the plan's SQL (huancui optimise, the simulator)."""
-    for score in score_files(folder, present=accounts.column_names):
+def read_scores(folder: Path | None, *, present: Collection[str] = ()) -> list[pa.Table]:
+    """The folder's scores, one table per file: account_id and its rule column (see score_files
+    for `present`)."""
+    tables = []
+    for score in score_files(folder, present=present):
         table = pq.read_table(score.path, columns=["account_id", score.file_column])
-        table = table.rename_columns(["account_id", score.column])
+        tables.append(table.rename_columns(["account_id", score.column]))
+    return tables
+
+
+def join_scores(accounts: pa.Table, scores: list[pa.Table]) -> pa.Table:
+    """`accounts` with each read_scores table's column (NULL where unscored), for code that reads
+    the accounts outside the plan's SQL (huancui optimise, the simulator)."""
+    for table in scores:
         accounts = accounts.join(table, keys="account_id", join_type="left outer")
     return accounts
