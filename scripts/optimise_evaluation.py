@@ -3,7 +3,7 @@ Trains the model on a random-dispatch log and measures it on other worlds; every
 docs/optimisation.json comes from the run, none is typed. Usage:
 
     .venv/bin/python scripts/optimise_evaluation.py [--accounts 20000] [--days 60]
-        [--call 40] [--visit 40] [--out docs/optimisation.json]
+        [--capacity 40:40 15:15] [--eval-seeds 1 2 3 4 5] [--out docs/optimisation.json]
 
 1. Training: the default programme on seeds 101-103 with the dispatch holdout experiment: by the
    stable hash of the account, half the accounts get every planned call and visit and half only
@@ -14,7 +14,8 @@ docs/optimisation.json comes from the run, none is typed. Usage:
    of contacting first, not of contacting, and lost to the balance ranking (docs/analytics.md).
 2. The uplift model (T-learner, analytics/dispatch.train_uplift) is fitted on that log and
    registered (analytics/registry.save_uplift) in the run's own HUANCUI_HOME.
-3. Evaluation on seeds 1-5 (worlds the model never saw): the same programme and capacity with
+3. Evaluation on seeds 1-5 (worlds the model never saw), at each staff capacity (`--capacity`,
+   calls:visits a day; default 40:40 and 15:15): the same programme with
    balance (highest arrears first), optimised (the registered model, CP-SAT, value net of the
    call's or visit's cost), optimised-fill (the same model with the staff's cost left out, so the
    capacity is filled) and random dispatch, and without any capacity for reference. Same worlds and luck for all (common random numbers);
@@ -61,6 +62,10 @@ TRAIN_SEEDS = (101, 102, 103)
 SCORE_SEED = 100
 SCORE_TARGETS = ("pay_30d", "ability", "willingness")
 EVAL_SEEDS = (1, 2, 3, 4, 5)
+# Staff capacity, calls:visits a day. At 20,000 accounts the default programme without a capacity
+# makes about 87 calls and 66 visits a day (docs/optimisation.json, `unlimited`), so 40:40 is
+# about half of that and 15:15 about a fifth.
+CAPACITIES = ("40:40", "15:15")
 UNLIMITED = "unlimited"
 FILL = "optimised-fill"  # optimised, the cost of a call or visit left out of the choice
 POLICIES = ("balance", "optimised", "random")
@@ -86,14 +91,33 @@ PAIRS = (
 )
 
 
+def label(capacity: Capacity) -> str:
+    return f"{capacity.call}:{capacity.visit}"
+
+
+def parse_capacity(text: str) -> Capacity:
+    """CALLS:VISITS, e.g. 40:40."""
+    calls, _, visits = text.partition(":")
+    try:
+        return Capacity(call=int(calls), visit=int(visits))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected CALLS:VISITS, e.g. 40:40") from None
+
+
+def run_name(policy: str, capacity: Capacity) -> str:
+    """A contender's name in the evaluation run: the policy at a capacity."""
+    return f"{policy}@{label(capacity)}"
+
+
 def contender(
     base: Contender, policy: str, capacity: Capacity, version: int | None, *, name: str = ""
 ) -> Contender:
-    """The default programme under `capacity` with `policy`; name FILL: `optimised` with the
-    staff's cost left out (capacity filled by the model's value alone)."""
+    """The default programme under `capacity` with `policy`, named `policy@CALLS:VISITS`; name
+    FILL: `optimised` with the staff's cost left out (capacity filled by the model's value
+    alone)."""
     fill = name == FILL
     return Contender(
-        name=name or policy,
+        name=run_name(name or policy, capacity),
         title_en=f"{base.title_en}, {policy} dispatch" + (", staff cost sunk" if fill else ""),
         title_zh=base.title_zh,
         source=base.source,
@@ -132,6 +156,13 @@ def treated_later(log: pa.Table, treatment: str) -> dict[str, Any]:
     return {"control_nights": int(result[0]), "share_treated_later": float(result[1] or 0.0)}
 
 
+def names_at(capacity: dict[str, int]) -> dict[str, str]:
+    """Column name in the tables → contender name in the run, for one capacity."""
+    cap = Capacity(**capacity)
+    shown = {p: run_name(p, cap) for p in (POLICIES[0], POLICIES[1], FILL, *POLICIES[2:])}
+    return shown | {UNLIMITED: UNLIMITED}
+
+
 def paired(result: dict[str, Any], a: str, b: str, key: str) -> dict[str, Any]:
     """a − b per seed (same world, same luck) with its 95 % t-interval."""
     left = result["results"][a][key]["per_seed"]
@@ -141,9 +172,15 @@ def paired(result: dict[str, Any], a: str, b: str, key: str) -> dict[str, Any]:
     )
 
 
+def differences(result: dict[str, Any], names: dict[str, str], keys: list[str]) -> dict[str, Any]:
+    """Every pair of PAIRS at one capacity (`names`: column → contender), per KPI."""
+    return {
+        f"{a}-{b}": {key: paired(result, names[a], names[b], key) for key in keys} for a, b in PAIRS
+    }
+
+
 def markdown(report: dict[str, Any]) -> str:
     result = report["evaluation"]["result"]
-    names = [s["name"] for s in result["strategies"]]
     sim = result["simulation"]
     model = report["model"]["report"]
     held = [
@@ -170,28 +207,35 @@ def markdown(report: dict[str, Any]) -> str:
         f"{model['accounts']:,} accounts; " + "; ".join(held) + ".",
         "",
         f"{sim['accounts']:,} accounts × {sim['days']} days, evaluation seeds "
-        f"{', '.join(map(str, sim['seeds']))}; capacity {report['capacity']['call']} calls and "
-        f"{report['capacity']['visit']} visits a day. Mean across seeds (95 % interval).",
-        "",
-        "| figure | " + " | ".join(names) + " |",
-        "|---|" + "---:|" * len(names),
+        f"{', '.join(map(str, sim['seeds']))}. `unlimited` makes every planned contact (the same "
+        "run under every capacity). Mean across seeds (95 % interval).",
     ]
-    for label, key, unit in SHOWN:
-        cells = [format_summary(result["results"][n][key], unit) for n in names]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "Paired differences (same worlds, same luck), 95 % t-interval across seeds:",
-        "",
-        "| figure | " + " | ".join(f"{a} − {b}" for a, b in PAIRS) + " |",
-        "|---|" + "---|" * len(PAIRS),
-    ]
-    for label, key, unit in SHOWN:
-        cells = [
-            format_summary(report["differences"][f"{a}-{b}"][key], unit, difference=True)
-            for a, b in PAIRS
+    for capacity in report["capacities"]:
+        names = names_at(capacity)
+        differences = report["differences"][label(Capacity(**capacity))]
+        lines += [
+            "",
+            f"#### {capacity['call']} calls and {capacity['visit']} visits a day",
+            "",
+            "| figure | " + " | ".join(names) + " |",
+            "|---|" + "---:|" * len(names),
         ]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        for title, key, unit in SHOWN:
+            cells = [format_summary(result["results"][n][key], unit) for n in names.values()]
+            lines.append(f"| {title} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            "Paired differences (same worlds, same luck), 95 % t-interval across seeds:",
+            "",
+            "| figure | " + " | ".join(f"{a} − {b}" for a, b in PAIRS) + " |",
+            "|---|" + "---|" * len(PAIRS),
+        ]
+        for title, key, unit in SHOWN:
+            cells = [
+                format_summary(differences[f"{a}-{b}"][key], unit, difference=True)
+                for a, b in PAIRS
+            ]
+            lines.append(f"| {title} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -219,8 +263,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--call", type=int, default=40, help="calls the staff can make a day")
-    parser.add_argument("--visit", type=int, default=40, help="visits the staff can make a day")
+    parser.add_argument(
+        "--capacity",
+        type=parse_capacity,
+        nargs="+",
+        default=[parse_capacity(c) for c in CAPACITIES],
+        help="calls and visits the staff can make a day, CALLS:VISITS; each is evaluated",
+    )
     parser.add_argument("--train-seeds", type=int, nargs="+", default=list(TRAIN_SEEDS))
     parser.add_argument("--eval-seeds", type=int, nargs="+", default=list(EVAL_SEEDS))
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "optimise-evaluation")
@@ -242,7 +291,6 @@ def main() -> None:
         return
     started = time.perf_counter()
     settings = Settings(home=args.work / "home")  # the model registry of this run only
-    capacity = Capacity(call=args.call, visit=args.visit)
     base = from_strategy_file(STRATEGY)
     common: dict[str, Any] = {
         "accounts": args.accounts,
@@ -266,7 +314,7 @@ def main() -> None:
     mark = time.perf_counter()
     logs = DecisionLogs()
     training = simulate(
-        [contender(base, "holdout", capacity, None)],
+        [contender(base, "holdout", args.capacity[0], None)],
         seeds=args.train_seeds,
         on_progress=progress,
         on_outcome=logs.add,
@@ -290,8 +338,10 @@ def main() -> None:
 
     print(f"3. every dispatch policy and unlimited on seeds {args.eval_seeds}", flush=True)
     mark = time.perf_counter()
-    contenders = [contender(base, p, capacity, version) for p in POLICIES]
-    contenders.insert(2, contender(base, "optimised", capacity, version, name=FILL))
+    contenders = []
+    for capacity in args.capacity:
+        contenders += [contender(base, p, capacity, version) for p in POLICIES]
+        contenders.insert(-1, contender(base, "optimised", capacity, version, name=FILL))
     contenders.append(
         Contender(
             UNLIMITED, f"{base.title_en}, no capacity", base.title_zh, base.source, base.strategy
@@ -303,9 +353,10 @@ def main() -> None:
     keys = [key for _, key, _ in SHOWN]
     report: dict[str, Any] = {
         "command": "python scripts/optimise_evaluation.py "
-        f"--accounts {args.accounts} --days {args.days} --call {args.call} --visit {args.visit}",
+        f"--accounts {args.accounts} --days {args.days} "
+        f"--capacity {' '.join(label(c) for c in args.capacity)}",
         "strategy": str(STRATEGY.relative_to(ROOT)),
-        "capacity": capacity.model_dump(),
+        "capacities": [c.model_dump() for c in args.capacity],
         "reward_days": DECISION_REWARD_DAYS,
         "train_seeds": args.train_seeds,
         "eval_seeds": args.eval_seeds,
@@ -318,7 +369,7 @@ def main() -> None:
         "score_models": score_report,
         "evaluation": {"result": evaluation},
         "differences": {
-            f"{a}-{b}": {key: paired(evaluation, a, b, key) for key in keys} for a, b in PAIRS
+            label(c): differences(evaluation, names_at(c.model_dump()), keys) for c in args.capacity
         },
         "seconds": {
             "training_runs": round(train_seconds, 1),

@@ -3,6 +3,7 @@ treatment through the same compliance guard, and a hashed holdout gets none (the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,7 @@ import yaml
 from huancui.contact.policy import load_pack
 from huancui.kit.settings import Settings
 from huancui.strategy.assignment import Arm, assign_arm
+from huancui.strategy.compiler import compile_actions_ctes
 from huancui.strategy.engines import DuckDBEngine
 from huancui.strategy.loader import parse_strategy
 from huancui.strategy.pipeline import build_query
@@ -145,3 +147,47 @@ def test_without_a_score_file_no_current_account_is_contacted(
     plan = pq.read_table(tmp_path / "plan.parquet")
     assert "early_warning" not in set(plan.column("segment").to_pylist())
     assert isinstance(plan, pa.Table) and plan.num_rows > 0
+
+
+def _rows_scanned(con: duckdb.DuckDBPyConnection, sql: str, profile: Path) -> list[int]:
+    """The rows each Parquet scan of `sql` emitted, from DuckDB's JSON profile."""
+    con.execute("PRAGMA enable_profiling = 'json'")
+    con.execute(f"PRAGMA profiling_output = '{profile}'")
+    con.execute(sql).fetchall()
+    con.execute("PRAGMA disable_profiling")
+    found: list[int] = []
+
+    def walk(node: dict[str, object]) -> None:
+        if node.get("name") == "READ_PARQUET":
+            found.append(int(node["intermediate_rows"]))  # type: ignore[call-overload]
+        for child in node.get("children", []):  # type: ignore[attr-defined]
+            walk(child)
+
+    for root in json.loads(profile.read_text(encoding="utf-8"))["operator"]:
+        walk(root)
+    return found
+
+
+def test_without_a_score_file_the_scan_reads_only_accounts_in_arrears(
+    generated_snapshot: Path, tmp_path: Path
+) -> None:
+    """A condition on a score no file fills is folded to false in the SQL itself, so the filter on
+    days past due goes into the Parquet scan instead of every current account being read to test
+    a condition that cannot hold (strategy/compiler._early_warning_filter)."""
+    strategy, errors = with_early_warning()
+    assert strategy is not None, errors
+    accounts = f"read_parquet('{generated_snapshot / 'accounts.parquet'}')"
+    con = duckdb.connect()
+    columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {accounts}").fetchall()}
+    ctes = compile_actions_ctes(strategy, accounts_relation=accounts, available_columns=columns)
+    assert "COALESCE(CAST(NULL AS DOUBLE), 0) >= 0.5" in ctes
+    eligible = f"WITH {ctes} SELECT count(*) FROM eligible"
+    in_arrears, book = con.execute(
+        f"SELECT count(*) FILTER (WHERE days_past_due >= 1), count(*) FROM {accounts}"
+    ).fetchone()  # type: ignore[misc]
+    assert 0 < in_arrears < book
+    scanned = _rows_scanned(con, eligible, tmp_path / "profile.json")
+    assert scanned and max(scanned) <= in_arrears
+    # With every score column present (a file for each), current accounts must be read.
+    scored = compile_actions_ctes(strategy, accounts_relation=accounts, available_columns=None)
+    assert "COALESCE(score_ew, 0) >= 0.5" in scored

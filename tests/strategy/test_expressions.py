@@ -6,7 +6,12 @@ import duckdb
 import pytest
 
 from huancui.strategy.columns import RULE_COLUMNS
-from huancui.strategy.expressions import ExpressionError, compile_condition, compile_number
+from huancui.strategy.expressions import (
+    ExpressionError,
+    compile_condition,
+    compile_number,
+    with_null_columns,
+)
 
 
 @pytest.mark.parametrize(
@@ -91,3 +96,13 @@ def test_normalised_rules_run_in_duckdb_over_the_documented_columns(rule: str) -
     described = con.execute(f"DESCRIBE SELECT {compiled} AS matches FROM accounts").fetchall()
     assert described[0][1] == "BOOLEAN"  # DuckDB binds every column and gives a condition
     assert con.execute(f"SELECT count(*) FROM accounts WHERE {compiled}").fetchall() == [(0,)]
+
+
+def test_missing_score_columns_become_null_in_compiled_sql() -> None:
+    sql = compile_condition(
+        "coalesce(Score_EW, 0) >= 0.5 AND score_roll IS NULL AND balance_fen > 0"
+    )
+    assert with_null_columns(sql, []) == sql
+    folded = with_null_columns(sql, ["score_ew"])
+    assert "score_ew" not in folded.lower() and "CAST(NULL AS DOUBLE)" in folded
+    assert "score_roll IS NULL" in folded

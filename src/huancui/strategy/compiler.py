@@ -35,6 +35,7 @@ import duckdb
 from huancui.portfolio.validation import lit
 from huancui.strategy.assignment import assignment_sql
 from huancui.strategy.columns import SCORE_COLUMNS
+from huancui.strategy.expressions import with_null_columns
 from huancui.strategy.spec import (
     EW_EXPERIMENT,
     EW_HOLDOUT,
@@ -80,7 +81,7 @@ accounts AS (
 ),
 eligible AS (
     SELECT * FROM accounts
-    WHERE (days_past_due >= {strategy.stages[0].min_dpd}{_early_warning_filter(strategy)})
+    WHERE (days_past_due >= {strategy.stages[0].min_dpd}{_early_warning_filter(strategy, available)})
       AND NOT coalesce(charged_off, FALSE)
       AND (status IS NULL OR status <> 'charged_off')
 ),
@@ -104,13 +105,23 @@ assigned AS (
 )""".strip()
 
 
-def _early_warning_filter(strategy: Strategy) -> str:
-    """Current, open accounts the early-warning condition picks (a NULL condition: not picked)."""
+def _early_warning_filter(strategy: Strategy, available: Collection[str] | None) -> str:
+    """Current, open accounts the early-warning condition picks (a NULL condition: not picked).
+
+    Score columns no file fills are NULL in the condition itself, not only in `accounts`: the
+    engine then folds a condition on a missing score to false and reads only the accounts in
+    arrears from the snapshot, instead of every current account (a million rows on a large book)
+    to test a condition that cannot hold. The plan is the same."""
     if strategy.early_warning is None:
         return ""
+    absent: list[str] = []
+    if available is not None:
+        present = {name.lower() for name in available}
+        absent = [c.name for c in SCORE_COLUMNS if c.name not in present]
+    condition = with_null_columns(strategy.early_warning.condition_sql, absent)
     return (
         " OR (days_past_due = 0 AND coalesce(status, 'open') = 'open'"
-        f" AND coalesce(({strategy.early_warning.condition_sql}), FALSE))"
+        f" AND coalesce(({condition}), FALSE))"
     )
 
 

@@ -65,6 +65,23 @@ def _compile(text: str, *, expect: Kind) -> str:
     return _normalise(tree).sql(dialect=DIALECT)
 
 
+def with_null_columns(sql: str, columns: Iterable[str]) -> str:
+    """Compiled rule SQL with each of `columns` replaced by a NULL DOUBLE (a score column no file
+    fills), so that the engine folds what cannot hold: `coalesce(score_ew, 0) >= 0.08` becomes
+    false before any row is read, and a filter around it can be pushed into the scan."""
+    names = {c.lower() for c in columns}
+    if not names:
+        return sql
+    tree = sqlglot.parse_one(sql, read=DIALECT)
+
+    def null(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and node.name.lower() in names:
+            return exp.cast(exp.null(), exp.DataType.build("DOUBLE"))
+        return node
+
+    return tree.transform(null).sql(dialect=DIALECT)
+
+
 def _parse(text: str) -> exp.Expr:
     if not text.strip():
         raise ExpressionError("is empty")
