@@ -5,7 +5,7 @@ docs/optimisation.json comes from the run, none is typed. Usage:
     .venv/bin/python scripts/optimise_evaluation.py [--accounts 20000] [--days 60]
         [--capacity 40:40 15:15] [--eval-seeds 1 2 3 4 5] [--out docs/optimisation.json]
 
-1. Training: the default programme on seeds 101-103 with the dispatch holdout experiment: by the
+1. Training: the default programme on seeds 101-106 with the dispatch holdout experiment: by the
    stable hash of the account, half the accounts get every planned call and visit and half only
    the automated channels, for the whole run (analytics/dispatch `holdout`, known propensity
    0.5); every candidate of every night is logged with what the account paid in the next 14 days
@@ -56,7 +56,7 @@ from huancui.simulation.runner import (
 ROOT = Path(__file__).resolve().parent.parent
 STRATEGY = ROOT / "strategies" / "default.yaml"
 START = date(2026, 11, 27)
-TRAIN_SEEDS = (101, 102, 103)
+TRAIN_SEEDS = (101, 102, 103, 104, 105, 106)
 # The score models (pay_30d, ability, willingness) are trained once, on a world of their own, and
 # score the first day of every training and evaluation world.
 SCORE_SEED = 100

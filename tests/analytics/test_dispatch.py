@@ -4,7 +4,7 @@ model trained on a randomised decision log."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,6 @@ from huancui.analytics.dispatch import (
     apply,
     candidates,
     check_log,
-    contact_features,
     decide,
     decision_features,
     train_uplift,
@@ -48,12 +47,6 @@ def synthetic_log(
     features[:, COL["days_past_due"]] = rng.integers(1, 90, rows)
     features[:, COL["arrears_ratio"]] = rng.random(rows)
     features[:, COL["score_ew"]] = np.nan
-    # Contact history as it comes: counts, a share and a number of days (no effect on payment).
-    for name in ("work_attempts_7d", "promises_30d", "refusals_30d"):
-        features[:, COL[name]] = rng.poisson(0.7, rows)
-    features[:, COL["work_attempts_30d"]] = rng.poisson(3.0, rows)
-    features[:, COL["right_party_share_30d"]] = rng.random(rows)
-    features[:, COL["days_since_conversation"]] = rng.integers(0, 60, rows)
     share = np.array([0.5, 0.3, 0.2])
     arm = rng.choice(3, size=rows, p=share)
     effect = np.zeros(rows)
@@ -288,105 +281,6 @@ def test_candidates_are_the_accounts_with_a_planned_call_or_visit() -> None:
     assert cands.arrears_fen.tolist() == [100_000, 200_000]
     with pytest.raises(InvalidInput, match="missing from the accounts table"):
         candidates(plan, accounts_table(["A1"]))
-
-
-def contacts_table(rows: list[tuple[str, datetime, str, bool | None, str | None]]) -> pa.Table:
-    return pa.table(
-        {
-            "contact_id": [f"K{i}" for i in range(len(rows))],
-            "account_id": [r[0] for r in rows],
-            "contacted_at": pa.array([r[1] for r in rows], pa.timestamp("us", tz="UTC")),
-            "channel": [r[2] for r in rows],
-            "connected": [bool(r[3]) for r in rows],
-            "right_party": pa.array([r[3] for r in rows], pa.bool_()),
-            "outcome": pa.array([r[4] for r in rows], pa.string()),
-            "agent_id": ["agent"] * len(rows),
-        }
-    )
-
-
-def at(day: date, hour_utc: int) -> datetime:
-    return datetime(day.year, day.month, day.day, hour_utc, tzinfo=UTC)
-
-
-def test_contact_history_features_count_what_the_customer_did_up_to_the_snapshot_day() -> None:
-    as_of = date(2026, 11, 27)
-    day = lambda back: date.fromordinal(as_of.toordinal() - back)  # noqa: E731
-    contacts = contacts_table(
-        [
-            ("A1", at(day(1), 2), "call", False, "no_answer"),
-            ("A1", at(day(3), 2), "call", True, "promise"),
-            ("A1", at(day(10), 2), "visit", True, "refusal"),
-            ("A1", at(day(10), 3), "sms", None, "delivered"),  # not staff: not counted
-            ("A1", at(day(40), 2), "call", True, "dispute"),  # outside 30 days
-            # 17:00 UTC on the snapshot date is the next day in Shanghai: after the snapshot.
-            ("A1", at(as_of, 17), "call", True, "paid"),
-            ("A2", at(day(0), 1), "call", None, None),
-            ("Z9", at(day(1), 2), "call", True, "paid"),  # not a candidate
-        ]
-    )
-    ids = np.array(["A1", "A2", "A3"])
-    got = contact_features(contacts, ids, as_of=as_of)
-    names = DECISION_FEATURES[COL["work_attempts_7d"] :]
-    row = {a: dict(zip(names, got[i].tolist(), strict=True)) for i, a in enumerate(ids)}
-    assert row["A1"] == {
-        "work_attempts_7d": 2.0,
-        "work_attempts_30d": 3.0,
-        "right_party_share_30d": pytest.approx(2 / 3),
-        "days_since_conversation": 3.0,
-        "promises_30d": 1.0,
-        "refusals_30d": 1.0,
-    }
-    assert row["A2"]["work_attempts_7d"] == 1.0 and row["A2"]["right_party_share_30d"] == 0.0
-    assert np.isnan(row["A2"]["days_since_conversation"])
-    assert row["A3"]["work_attempts_30d"] == 0.0 and np.isnan(row["A3"]["right_party_share_30d"])
-    # No history on file: no attempts; no snapshot date: nothing known.
-    assert contact_features(None, ids, as_of=as_of)[:, 0].tolist() == [0.0, 0.0, 0.0]
-    assert np.isnan(contact_features(contacts, ids, as_of=None)).all()
-    with pytest.raises(InvalidInput, match="contacts: missing column"):
-        contact_features(contacts.drop_columns(["right_party"]), ids, as_of=as_of)
-    # candidates() puts them in the decision features.
-    plan = plan_table([("A1", "call", "planned"), ("A2", "visit", "planned")])
-    cands = candidates(plan, accounts_table(["A1", "A2"]), contacts, as_of=as_of)
-    assert cands.features[0, COL["work_attempts_30d"]] == 3.0
-    assert cands.features[1, COL["work_attempts_7d"]] == 1.0
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    rows=st.lists(
-        st.tuples(
-            st.sampled_from(["A1", "A2", "A3"]),
-            st.integers(-5, 60),
-            st.sampled_from(["call", "visit", "sms"]),
-            st.sampled_from([True, False, None]),
-            st.sampled_from(["promise", "refusal", "dispute", "paid", "no_answer", None]),
-        ),
-        max_size=30,
-    )
-)
-def test_contact_history_features_are_consistent_and_never_see_the_future(
-    rows: list[tuple[str, int, str, bool | None, str | None]],
-) -> None:
-    as_of = date(2026, 11, 27)
-
-    def dated(picked: list[tuple[str, int, str, bool | None, str | None]]) -> pa.Table:
-        back = lambda days: date.fromordinal(as_of.toordinal() - days)  # noqa: E731
-        return contacts_table([(a, at(back(d), 4), ch, rp, out) for a, d, ch, rp, out in picked])
-
-    table = dated(rows)
-    ids = np.array(["A1", "A2", "A3"])
-    got = contact_features(table, ids, as_of=as_of)
-    col = {n: i for i, n in enumerate(DECISION_FEATURES[COL["work_attempts_7d"] :])}
-    week, month = got[:, col["work_attempts_7d"]], got[:, col["work_attempts_30d"]]
-    assert (week <= month).all()
-    share = got[:, col["right_party_share_30d"]]
-    assert np.array_equal(np.isnan(share), month == 0)
-    reached = np.nan_to_num(share) * month
-    assert (got[:, col["promises_30d"]] + got[:, col["refusals_30d"]] <= reached + 1e-9).all()
-    # Contacts after the snapshot date change nothing.
-    before = contact_features(dated([r for r in rows if r[1] >= 0]), ids, as_of=as_of)
-    assert np.array_equal(np.nan_to_num(before, nan=-1.0), np.nan_to_num(got, nan=-1.0))
 
 
 @settings(max_examples=40, deadline=None)

@@ -100,36 +100,6 @@ def test_the_dispatch_reads_the_worlds_scores_as_decision_features(
     assert any(row["account_id"] in score for row in logged)
 
 
-def test_the_decision_log_carries_each_accounts_contact_history_up_to_that_night(
-    random_run: RunOutcome,
-) -> None:
-    """The contact-history decision features are the world's own call and visit records of the
-    days up to the night of the decision (Shanghai days), recounted here row by row."""
-    log = random_run.decisions
-    assert log is not None and log.num_rows > 0
-    contacts = pa.concat_tables(random_run.world.contacts)
-    staffed = contacts.filter(pc.is_in(contacts.column("channel"), value_set=pa.array(RESOURCES)))
-    micros = pc.cast(staffed.column("contacted_at"), pa.int64()).to_numpy()
-    local_day = (micros // 1_000_000 + 8 * 3600) // 86_400  # day numbers since 1970-01-01
-    right = pc.fill_null(staffed.column("right_party"), False).to_numpy(zero_copy_only=False)
-    by_account: dict[str, list[int]] = {}
-    for i, account in enumerate(staffed.column("account_id").to_pylist()):
-        by_account.setdefault(account, []).append(i)
-    seen_recent = 0
-    for row in log.to_pylist():
-        rows = np.asarray(by_account.get(row["account_id"], []), dtype=np.int64)
-        ago = row["day"] - local_day[rows] if rows.size else np.zeros(0)
-        month = (ago >= 0) & (ago < 30)
-        assert row["work_attempts_7d"] == int(((ago >= 0) & (ago < 7)).sum())
-        assert row["work_attempts_30d"] == int(month.sum())
-        if month.any():
-            assert row["right_party_share_30d"] == pytest.approx(right[rows][month].mean())
-        else:
-            assert np.isnan(row["right_party_share_30d"])
-        seen_recent += row["work_attempts_7d"] > 0
-    assert seen_recent > 0  # the runs' own calls and visits show up in later nights
-
-
 def test_no_day_has_more_calls_or_visits_than_the_staff_can_make(
     simulate_run: Runner, random_run: RunOutcome
 ) -> None:

@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from huancui.analytics.allocation import AllocationProblem, allocate, greedy_by_balance
-from huancui.analytics.features import LOCAL_OFFSET_SECONDS
 from huancui.analytics.uplift import (
     LEARNERS,
     TLearner,
@@ -55,17 +54,6 @@ CAPACITY_REASON = "capacity"
 #   arrears_ratio       arrears / credit limit (card) or loan amount (loan); NaN without either
 #   balance_ratio       balance / credit limit or loan amount; NaN without either
 #   score_*             the model scores of that night if the table carries them, else NaN
-# and from the contact history (the snapshot's contacts file, which the guard reads too), the
-# calls and visits of the days up to and including the snapshot date (Asia/Shanghai days):
-#   work_attempts_7d         calls and visits attempted in the last 7 days
-#   work_attempts_30d        ... in the last 30 days
-#   right_party_share_30d    share of those 30 days' attempts that reached the debtor (NaN: none)
-#   days_since_conversation  days since the last right-party call or visit (NaN: none on file)
-#   promises_30d             right-party contacts of 30 days that ended in a promise to pay
-#   refusals_30d             ... that ended in a refusal or a dispute
-# They say how this customer answers staff: whether they pick up, how often they were rung lately
-# (customers rung often answer less), whether they promise or refuse, none of which the accounts
-# table shows.
 DECISION_FEATURES: tuple[str, ...] = (
     "days_past_due",
     "arrears_fen",
@@ -83,12 +71,6 @@ DECISION_FEATURES: tuple[str, ...] = (
     "score_ew",
     "score_ability",
     "score_willingness",
-    "work_attempts_7d",
-    "work_attempts_30d",
-    "right_party_share_30d",
-    "days_since_conversation",
-    "promises_30d",
-    "refusals_30d",
 )
 _NUMERIC = ("days_past_due", "arrears_fen", "balance_fen", "paid_30d_fen", "missed_dues")
 _REQUIRED = (
@@ -100,10 +82,7 @@ _REQUIRED = (
     "last_payment_date",
 )
 _GRADES = ("A", "B", "C", "D", "E")
-_SCORES = tuple(name for name in DECISION_FEATURES if name.startswith("score_"))
-_CONTACT_FEATURES = DECISION_FEATURES[DECISION_FEATURES.index("work_attempts_7d") :]
-_CONTACT_COLUMNS = ("account_id", "contacted_at", "channel", "right_party", "outcome")
-_REFUSED = ("refusal", "dispute")
+_SCORES = DECISION_FEATURES[DECISION_FEATURES.index("score_pay_30d") :]
 _PLAN_REQUIRED = ("account_id", "channel", "status", "suppressed_by", "rules")
 # Ordering of staffed treatments for the balance rule when no channel costs are given: a visit is
 # the stronger and dearer contact, so the top of the ranking gets it first, as with real costs.
@@ -169,7 +148,6 @@ def decision_features(accounts: pa.Table, *, as_of: date | None = None) -> np.nd
     """The (rows, len(DECISION_FEATURES)) float64 features, rows in the table's order.
 
     `as_of` is the snapshot date for days_since_payment; by default `snapshot_date(accounts)`.
-    The contact-history columns are NaN here: `candidates` fills them from the contacts table.
     """
     _need(accounts, _REQUIRED, name="accounts")
     n = accounts.num_rows
@@ -201,83 +179,12 @@ def decision_features(accounts: pa.Table, *, as_of: date | None = None) -> np.nd
     return out
 
 
-def contact_features(
-    contacts: pa.Table | None, account_id: np.ndarray, *, as_of: date | None
-) -> np.ndarray:
-    """The (len(account_id), 6) contact-history features (see the list above), in that order.
-
-    Only calls and visits dated on or before `as_of` count (point in time). No contacts table, or
-    no rows for an account: no attempts (0) and no share or last conversation (NaN); without
-    `as_of` every contact feature is NaN.
-    """
-    n = account_id.shape[0]
-    out = np.full((n, len(_CONTACT_FEATURES)), np.nan, dtype=np.float64)
-    if as_of is None:
-        return out
-    out[:, [0, 1, 4, 5]] = 0.0
-    if contacts is None or contacts.num_rows == 0 or n == 0:
-        return out
-    _need(contacts, _CONTACT_COLUMNS, name="contacts")
-    position = pc.index_in(
-        pc.cast(contacts.column("account_id"), pa.string()), value_set=pa.array(account_id)
-    )
-    staffed = pc.and_(
-        pc.is_valid(position), pc.is_in(contacts.column("channel"), value_set=pa.array(RESOURCES))
-    )
-    rows = contacts.filter(staffed)
-    if rows.num_rows == 0:
-        return out
-    idx = np.asarray(position.filter(staffed), dtype=np.int64)
-    try:
-        micros = pc.cast(
-            pc.cast(rows.column("contacted_at"), pa.timestamp("us", tz="UTC")), pa.int64()
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise InvalidInput("contacts: column contacted_at must be a timestamp") from None
-    seconds = np.asarray(micros.to_numpy(zero_copy_only=False), dtype=np.float64) / 1e6
-    day = np.floor((seconds + LOCAL_OFFSET_SECONDS) / 86_400)
-    ago = float((as_of - date(1970, 1, 1)).days) - day  # 0: the snapshot date itself
-    right = np.asarray(
-        pc.fill_null(pc.cast(rows.column("right_party"), pa.bool_()), False).to_numpy(
-            zero_copy_only=False
-        ),
-        dtype=bool,
-    )
-    outcome = rows.column("outcome")
-    promise = np.asarray(pc.fill_null(pc.equal(outcome, "promise"), False), dtype=bool)
-    refused = np.asarray(
-        pc.fill_null(pc.is_in(outcome, value_set=pa.array(_REFUSED)), False), dtype=bool
-    )
-    known = np.isfinite(ago) & (ago >= 0)
-    week = known & (ago < 7)
-    month = known & (ago < 30)
-    np.add.at(out[:, 0], idx[week], 1.0)
-    np.add.at(out[:, 1], idx[month], 1.0)
-    reached = np.zeros(n)
-    np.add.at(reached, idx[month & right], 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[:, 2] = np.where(out[:, 1] > 0, reached / out[:, 1], np.nan)
-    last = np.full(n, np.inf)
-    np.minimum.at(last, idx[known & right], ago[known & right])
-    out[:, 3] = np.where(np.isfinite(last), last, np.nan)
-    np.add.at(out[:, 4], idx[month & right & promise], 1.0)
-    np.add.at(out[:, 5], idx[month & right & refused], 1.0)
-    return out
-
-
-def candidates(
-    plan: pa.Table,
-    accounts: pa.Table,
-    contacts: pa.Table | None = None,
-    *,
-    as_of: date | None = None,
-) -> Candidates:
+def candidates(plan: pa.Table, accounts: pa.Table) -> Candidates:
     """Accounts with a planned call or visit, what each may get, and their features.
 
     A treatment is allowed only where the plan (after every compliance rule) still holds that
     channel as 'planned'; the automated control is always allowed. Every candidate must be in
-    `accounts`. `contacts` is the snapshot's contact history (None: none on file); `as_of` the
-    snapshot date (None: `snapshot_date(accounts)`).
+    `accounts`.
     """
     _need(plan, _PLAN_REQUIRED, name="plan")
     staffed = plan.filter(
@@ -303,11 +210,7 @@ def candidates(
             f"e.g. {absent[0]}; use the snapshot of the plan's date"
         )
     picked = accounts.take(pa.array([rows[a] for a in account_id.tolist()], type=pa.int64()))
-    day = as_of or snapshot_date(accounts)
-    features = decision_features(picked, as_of=day)
-    features[:, len(DECISION_FEATURES) - len(_CONTACT_FEATURES) :] = contact_features(
-        contacts, account_id, as_of=day
-    )
+    features = decision_features(picked, as_of=snapshot_date(accounts))
     arrears = _floats(picked, "arrears_fen")
     if not np.all(np.isfinite(arrears)):
         raise InvalidInput("accounts: arrears_fen is missing for a planned account")

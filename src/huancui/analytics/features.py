@@ -20,7 +20,7 @@ from huancui.portfolio.policy import DelinquencyPolicy, load_policy
 from huancui.portfolio.validation import lit
 
 # The bank's local calendar decides which day a contact belongs to (Asia/Shanghai, UTC+8, no DST).
-LOCAL_OFFSET_SECONDS = 8 * 3600
+_LOCAL_OFFSET_SECONDS = 8 * 3600
 _DAYS_PER_MONTH = 30.4375
 
 
@@ -264,7 +264,7 @@ def connect_snapshot(snapshot: Path) -> duckdb.DuckDBPyConnection:
         f"""
         CREATE VIEW contacts_dated AS
         SELECT *, CAST(DATE '1970-01-01' + CAST(floor((epoch(contacted_at)
-                  + {LOCAL_OFFSET_SECONDS}) / 86400) AS INTEGER) AS DATE) AS contact_day
+                  + {_LOCAL_OFFSET_SECONDS}) / 86400) AS INTEGER) AS DATE) AS contact_day
         FROM contacts_file
         """
     )

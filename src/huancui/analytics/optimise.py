@@ -101,12 +101,6 @@ def accounts_with_scores(settings: Settings, as_of: date) -> pa.Table:
     )
 
 
-def snapshot_contacts(settings: Settings, as_of: date) -> pa.Table | None:
-    """The snapshot's contact history (contacts.parquet), None if the snapshot has none."""
-    path = snapshot_dir(settings.snapshots_dir, as_of) / "contacts.parquet"
-    return pq.read_table(path) if path.exists() else None
-
-
 def _load_model(
     settings: Settings, *, policy: str, version: int | None
 ) -> tuple[UpliftModel | None, dict[str, Any] | None]:
@@ -191,12 +185,7 @@ def optimise(
     migrate(url)
     with unit_of_work(url) as session:
         plan = _plan(session, settings, as_of)
-        cands = candidates(
-            plan.table,
-            accounts_with_scores(settings, as_of),
-            snapshot_contacts(settings, as_of),
-            as_of=as_of,
-        )
+        cands = candidates(plan.table, accounts_with_scores(settings, as_of))
         balance = decide(cands, capacity=capacity, policy="balance", model=model, costs_fen=costs)
         chosen = (
             balance

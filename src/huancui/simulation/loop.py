@@ -258,7 +258,7 @@ def run_strategy(
             mark = time.perf_counter()
             # The dispatch reads the scores too (analytics/dispatch DECISION_FEATURES).
             scored = join_scores(accounts, score_tables)
-            plan = _dispatch(decisions, dispatch, world, plan, scored, contacts, as_of)
+            plan = _dispatch(decisions, dispatch, world, plan, scored)
             timings["dispatch"] += time.perf_counter() - mark
         mark = time.perf_counter()
         _log_entries(log, world, plan, accounts, cells, shares)
@@ -285,18 +285,12 @@ def run_strategy(
 
 
 def _dispatch(
-    log: DecisionLog,
-    dispatch: Dispatch,
-    world: World,
-    plan: pa.Table,
-    accounts: pa.Table,
-    contacts: pa.Table,
-    as_of: date,
+    log: DecisionLog, dispatch: Dispatch, world: World, plan: pa.Table, accounts: pa.Table
 ) -> pa.Table:
     """Tonight's plan cut to the staff capacity, its candidates logged."""
     from huancui.analytics import dispatch as rule
 
-    cands = rule.candidates(plan, accounts, contacts, as_of=as_of)
+    cands = rule.candidates(plan, accounts)
     decision = rule.decide(
         cands,
         capacity=dispatch.capacity,
