@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -222,6 +222,14 @@ def candidates(plan: pa.Table, accounts: pa.Table) -> Candidates:
     )
 
 
+class ValueModel(Protocol):
+    """What `optimised` ranks by: (n, 3) expected extra recovery in fen of each treatment over
+    automated, column 0 zero. The registered uplift model is one; a research script may give
+    another (simulation/loop.Dispatch.world_value)."""
+
+    def predict_value_fen(self, features: np.ndarray) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class UpliftModel:
     """A fitted T- or X-learner over TREATMENTS (arm 0 = automated) on DECISION_FEATURES."""
@@ -350,7 +358,7 @@ def decide(
     *,
     capacity: Mapping[str, int],
     policy: str,
-    model: UpliftModel | None = None,
+    model: ValueModel | None = None,
     costs_fen: Mapping[str, int] | None = None,
     seed: int = 0,
     day: int = 0,

@@ -132,6 +132,25 @@ class Dispatch:
     policy: str  # balance | optimised | random | holdout
     model: UpliftModel | None = None  # the uplift model `optimised` ranks by
     costs_fen: Mapping[str, int] | None = None  # channel → cost of one contact, fen
+    # Research only: `optimised` ranks by this valuation of the world's hidden state instead of
+    # `model`, to bound what any ranking could gain (scripts/dispatch_headroom.py).
+    world_value: WorldValue | None = None
+
+
+# (world, world indices of tonight's candidates) → (n, 3) value in fen of automated, call, visit.
+WorldValue = Callable[[World, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class _Known:
+    """Values computed before the decision, handed to analytics.dispatch.decide as its model."""
+
+    value: np.ndarray
+
+    def predict_value_fen(self, features: np.ndarray) -> np.ndarray:
+        if features.shape[0] != self.value.shape[0]:
+            raise RuntimeError("world_value gave values for other candidates than tonight's")
+        return self.value
 
 
 @dataclass
@@ -291,11 +310,15 @@ def _dispatch(
     from huancui.analytics import dispatch as rule
 
     cands = rule.candidates(plan, accounts)
+    model: rule.ValueModel | None = dispatch.model
+    if dispatch.world_value is not None:
+        idx = np.asarray(pc.index_in(pa.array(cands.account_id), value_set=world.account_ids))
+        model = _Known(dispatch.world_value(world, idx))
     decision = rule.decide(
         cands,
         capacity=dispatch.capacity,
         policy=dispatch.policy,
-        model=dispatch.model,
+        model=model,
         costs_fen=dispatch.costs_fen,
         seed=world.seed,
         day=world.day,

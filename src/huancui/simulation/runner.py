@@ -38,6 +38,7 @@ from huancui.simulation.loop import (
     Dispatch,
     RunOutcome,
     WorldSource,
+    WorldValue,
     experiment_cells,
     prepare_world,
     run_strategy,
@@ -93,6 +94,7 @@ class Contender:
     strategy: Strategy
     dispatch: DispatchSpec | None = None
     uplift: UpliftModel | None = None
+    world_value: WorldValue | None = None  # research: see simulation/loop.Dispatch
 
     def as_json(self) -> dict[str, Any]:
         shown: dict[str, Any] = {
@@ -158,13 +160,14 @@ def resolve_dispatch(
     if spec is None:
         return None
     model = contender.uplift
-    if model is None and spec.policy == "optimised":
+    if model is None and spec.policy == "optimised" and contender.world_value is None:
         model = load_uplift_model(settings, version=spec.model_version, user=contender.source)
     return Dispatch(
         capacity=spec.capacity.model_dump(),
         policy=spec.policy,
         model=model,
         costs_fen=costs_fen if spec.staff_cost else None,
+        world_value=contender.world_value,
     )
 
 

@@ -1,0 +1,218 @@
+"""How much could any ranking of the day's calls and visits gain over the balance ranking?
+
+A research bound, not a policy: the `hidden` dispatch reads the simulated world's latent state
+(ability, willingness, goodwill, recent calls, life events), which no bank sees, and values each
+call and visit with the world's own behaviour model (simulation/behaviour.yaml), approximately:
+
+    value = P(right-party contact) × P(pays or keeps a promise | conversation) × E[amount]
+            × P(would not have paid in the next 14 days anyway)  + the pressure's nudge
+
+then fills the capacity by that value (CP-SAT, like `optimised`). Compared with the balance
+ranking on the same worlds and luck at each capacity, it shows how much room a learned model has.
+Every figure in the output comes from the run. Usage:
+
+    .venv/bin/python scripts/dispatch_headroom.py [--accounts 20000] [--days 60]
+        [--capacity 40:40 15:15] [--seeds 1 2 3 4 5] [--out docs/dispatch-headroom.json]
+        [--table-from docs/dispatch-headroom.json --doc docs/analytics.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from optimise_evaluation import SHOWN, label, paired, parse_capacity  # scripts/
+
+from huancui.kit.doc_blocks import write_block
+from huancui.kit.settings import Settings
+from huancui.simulation.report import format_summary
+from huancui.simulation.runner import (
+    Capacity,
+    Contender,
+    DispatchSpec,
+    from_strategy_file,
+    simulate,
+)
+from huancui.simulation.world import World
+
+ROOT = Path(__file__).resolve().parent.parent
+STRATEGY = ROOT / "strategies" / "default.yaml"
+START = date(2026, 11, 27)
+WINDOW_DAYS = 14  # as the uplift model's reward (simulation/loop.DECISION_REWARD_DAYS)
+HEADLINE = ("collected", "net_recovery", "contact_cost", "cure_rate")
+PRESSURE_SPAN = 0.54  # mean of a 7-day half-life over 14 days: (1 - 0.5²) / (14 ln 2 / 7)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return out
+
+
+def hidden_value(world: World, idx: np.ndarray) -> np.ndarray:
+    """(n, 3) approximate extra recovery in fen of automated (0), a call and a visit."""
+    b = world.behaviour
+    c = world.cust[idx]
+    will = world.willingness[c] + world.goodwill[c]
+    able = world.ability_effective[c]
+    recent = world.call_ring.sum(axis=0)[idx]
+    connect = _sigmoid(
+        b.reach.call_connect_intercept
+        + b.reach.call_connect_willingness * will
+        + b.reach.call_connect_per_recent_call * recent
+    )
+    talk = {
+        "call": connect * b.reach.call_right_party,
+        "visit": np.full(idx.size, b.reach.visit_met * b.reach.visit_right_party),
+    }
+    met = {"call": connect, "visit": np.full(idx.size, b.reach.visit_met)}
+    cv = b.conversation
+    utility = np.stack(
+        [
+            np.zeros(idx.size),
+            cv.pay_now_logit + cv.willingness_weight * will + cv.ability_weight * able,
+            cv.promise_logit + cv.willingness_weight * will + 0.5 * cv.ability_weight * able,
+            cv.refusal_logit - cv.willingness_weight * will,
+            np.full(idx.size, cv.dispute_logit),
+        ]
+    )
+    share = np.exp(utility - utility.max(axis=0))
+    share /= share.sum(axis=0)
+    keep = _sigmoid(
+        cv.promise_keep_intercept
+        + cv.promise_keep_ability * able
+        + cv.promise_keep_willingness * world.willingness[c]
+    )
+    in_hardship = world.shock[c] > 0  # some ask for a pause instead
+    pays = (share[1] + share[2] * keep) * np.where(
+        in_hardship, 1.0 - b.hardship.ask_when_contacted, 1.0
+    )
+    p = b.payment
+    cure = _sigmoid(p.cure_logit + p.cure_ability_weight * able)
+    due = world.due_amount[idx].astype(np.float64)
+    low, high = p.partial_share_range
+    amount = cure * world.arrears[idx] + (1 - cure) * due * (
+        p.one_due_share + (1 - p.one_due_share) * (low + high) / 2
+    )
+    base = np.asarray(p.base_logit_by_missed_dues)
+    k = np.clip(world.missed[idx], 1, base.size) - 1
+    daily = _sigmoid(
+        base[k]
+        + p.ability_weight * able
+        + p.willingness_weight * world.willingness[c]
+        + p.goodwill_weight * world.goodwill[c]
+        + p.forgetful_boost * world.forgetful[idx]
+    )
+    anyway = 1 - (1 - daily) ** WINDOW_DAYS
+    unwilling = _sigmoid(-2.0 * will)
+    lift = _sigmoid(2.0 * able) * (
+        unwilling * p.pressure_effect_unwilling + (1 - unwilling) * p.pressure_effect_willing
+    )
+    value = [np.zeros(idx.size)]
+    for channel in ("call", "visit"):
+        pressure = np.minimum(
+            daily
+            * (1 - daily)
+            * lift
+            * b.pressure.channel.get(channel)
+            * PRESSURE_SPAN
+            * WINDOW_DAYS,
+            1.0,
+        )
+        value.append((talk[channel] * pays + met[channel] * pressure) * amount * (1 - anyway))
+    return np.column_stack(value)
+
+
+def contender(base: Contender, policy: str, capacity: Capacity) -> Contender:
+    hidden = policy == "hidden"
+    return Contender(
+        name=f"{policy}@{label(capacity)}",
+        title_en=f"{base.title_en}, {policy} dispatch",
+        title_zh=base.title_zh,
+        source=base.source,
+        strategy=base.strategy,
+        dispatch=DispatchSpec(
+            capacity=capacity, policy="optimised" if hidden else "balance", staff_cost=False
+        ),
+        world_value=hidden_value if hidden else None,
+    )
+
+
+def markdown(report: dict[str, Any]) -> str:
+    result = report["result"]
+    sim = result["simulation"]
+    shown = [row for row in SHOWN if row[1] in HEADLINE]
+    lines = [
+        f"{sim['accounts']:,} accounts × {sim['days']} days, seeds "
+        f"{', '.join(map(str, sim['seeds']))}; `hidden` − `balance`, paired by seed (same worlds, "
+        "same luck), mean and 95 % t-interval:",
+        "",
+        "| calls:visits a day | " + " | ".join(title for title, _, _ in shown) + " |",
+        "|---|" + "---|" * 4,
+    ]
+    for capacity in report["capacities"]:
+        cap = label(Capacity(**capacity))
+        cells = [
+            format_summary(report["differences"][cap][key], unit, difference=True)
+            for _, key, unit in shown
+        ]
+        lines.append(f"| {cap} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument(
+        "--capacity", type=parse_capacity, nargs="+",
+        default=[parse_capacity("40:40"), parse_capacity("15:15")],
+    )  # fmt: skip
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--work", type=Path, default=ROOT / "var" / "dispatch-headroom")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "dispatch-headroom.json")
+    parser.add_argument("--table-from", type=Path, default=None, help="Print an earlier --out.")
+    parser.add_argument("--doc", type=Path, default=None, help="Also write it into this file.")
+    args = parser.parse_args()
+    if args.table_from is None:
+        started = time.perf_counter()
+        base = from_strategy_file(STRATEGY)
+        contenders = [contender(base, p, c) for c in args.capacity for p in ("balance", "hidden")]
+        result = simulate(
+            contenders, accounts=args.accounts, days=args.days, seeds=args.seeds, start=START,
+            work=args.work / "simulations", settings=Settings(home=args.work / "home"),
+        )  # fmt: skip
+        keys = [key for _, key, _ in SHOWN]
+        report: dict[str, Any] = {
+            "command": "python scripts/dispatch_headroom.py "
+            f"--accounts {args.accounts} --days {args.days} "
+            f"--capacity {' '.join(label(c) for c in args.capacity)} "
+            f"--seeds {' '.join(map(str, args.seeds))}",
+            "capacities": [c.model_dump() for c in args.capacity],
+            "result": result,
+            "differences": {
+                label(c): {
+                    key: paired(result, f"hidden@{label(c)}", f"balance@{label(c)}", key)
+                    for key in keys
+                }
+                for c in args.capacity
+            },
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        args.out.write_text(
+            json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
+    else:
+        report = json.loads(args.table_from.read_text(encoding="utf-8"))
+    text = markdown(report)
+    if args.doc is not None:
+        write_block(args.doc, "dispatch-headroom", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
