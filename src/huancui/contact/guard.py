@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import duckdb
 import pyarrow as pa
@@ -183,6 +183,8 @@ class ReferenceTables:
     windows: pa.Table  # timezone, channel, window_start, window_end, hours_effect
     local_days: pa.Table  # timezone, local_date, utc_start, utc_end (UTC instants)
     channel_days: tuple[ChannelDay, ...]
+    # The earliest utc_start and latest utc_end of local_days (naive UTC); None if it is empty.
+    lookback: tuple[datetime, datetime] | None = None
 
     def contact_date(self, channel: str) -> date:
         return next(d.contact_date for d in self.channel_days if d.channel == channel)
@@ -249,7 +251,10 @@ def reference_tables(
     days, windows, local_days = arrow_tables(
         (day_rows, DAYS_SCHEMA), (window_rows, WINDOWS_SCHEMA), (local, LOCAL_DAYS_SCHEMA)
     )
-    return ReferenceTables(days, windows, local_days, tuple(channel_days))
+    starts: list[datetime] = local["utc_start"]  # type: ignore[assignment]
+    ends: list[datetime] = local["utc_end"]  # type: ignore[assignment]
+    lookback = (min(starts), max(ends)) if starts else None
+    return ReferenceTables(days, windows, local_days, tuple(channel_days), lookback)
 
 
 def _window(
@@ -366,8 +371,7 @@ WITH {strategy_ctes},
 recent_contacts AS (
     -- Only the look-back matters; dropping older contacts first keeps the joins below small.
     SELECT * FROM {contacts}
-    WHERE contacted_at >= (SELECT min(utc_start) FROM {local_days})
-      AND contacted_at < (SELECT max(utc_end) FROM {local_days})
+    WHERE {_lookback_filter(refs)}
 ),
 owners AS (
     -- The customer of every account that a hold or a recent contact names: one scan of the
@@ -541,6 +545,18 @@ SELECT
 FROM decided
 ORDER BY account_id, channel_no
 """.strip()
+
+
+def _lookback_filter(refs: ReferenceTables) -> str:
+    """The contacts inside the local days the guard looks at, as constant UTC bounds.
+
+    Constants (not a subquery on the local-days table) let the engine push the filter into the
+    contacts scan: on 1,000,000 accounts with 1.1 M contacts that cut the plan query's CPU time by
+    about a sixth (docs/benchmarks.md). No local days: no contact counts."""
+    if refs.lookback is None:
+        return "FALSE"
+    first, last = (lit(f"{instant.isoformat(sep=' ')}+00:00") for instant in refs.lookback)
+    return f"contacted_at >= CAST({first} AS TIMESTAMPTZ) AND contacted_at < CAST({last} AS TIMESTAMPTZ)"
 
 
 def _cap_sql(i: int, cap: FrequencyCap, refs: ReferenceTables) -> tuple[str, str, tuple[str, str]]:
