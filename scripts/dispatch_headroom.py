@@ -21,15 +21,23 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from optimise_evaluation import SHOWN, label, paired, parse_capacity  # scripts/
+from optimise_evaluation import (  # scripts/
+    ROOT,
+    SHOWN,
+    START,
+    STRATEGY,
+    label,
+    paired,
+    parse_capacity,
+)
 
 from huancui.kit.doc_blocks import write_block
 from huancui.kit.settings import Settings
+from huancui.simulation.loop import DECISION_REWARD_DAYS
 from huancui.simulation.report import format_summary
 from huancui.simulation.runner import (
     Capacity,
@@ -40,10 +48,7 @@ from huancui.simulation.runner import (
 )
 from huancui.simulation.world import World
 
-ROOT = Path(__file__).resolve().parent.parent
-STRATEGY = ROOT / "strategies" / "default.yaml"
-START = date(2026, 11, 27)
-WINDOW_DAYS = 14  # as the uplift model's reward (simulation/loop.DECISION_REWARD_DAYS)
+WINDOW_DAYS = DECISION_REWARD_DAYS  # the window the uplift model's reward counts
 HEADLINE = ("collected", "net_recovery", "contact_cost", "cure_rate")
 PRESSURE_SPAN = 0.54  # mean of a 7-day half-life over 14 days: (1 - 0.5²) / (14 ln 2 / 7)
 
