@@ -239,10 +239,14 @@ def reference_tables(
     first = planned_date - timedelta(days=lookback_days(strategy, pack) + 1)
     last = max(d.contact_date for d in channel_days)
     local: dict[str, list[object]] = {name: [] for name in LOCAL_DAYS_SCHEMA.names}
+    starts: list[datetime] = []
+    ends: list[datetime] = []
     for tz in zones:
         day = first
         while day <= last:
             start_utc, end_utc = local_day_bounds(day, tz)
+            starts.append(start_utc)
+            ends.append(end_utc)
             local["timezone"].append(tz)
             local["local_date"].append(day)
             local["utc_start"].append(start_utc)
@@ -251,8 +255,6 @@ def reference_tables(
     days, windows, local_days = arrow_tables(
         (day_rows, DAYS_SCHEMA), (window_rows, WINDOWS_SCHEMA), (local, LOCAL_DAYS_SCHEMA)
     )
-    starts: list[datetime] = local["utc_start"]  # type: ignore[assignment]
-    ends: list[datetime] = local["utc_end"]  # type: ignore[assignment]
     lookback = (min(starts), max(ends)) if starts else None
     return ReferenceTables(days, windows, local_days, tuple(channel_days), lookback)
 

@@ -114,11 +114,7 @@ def _early_warning_filter(strategy: Strategy, available: Collection[str] | None)
     to test a condition that cannot hold. The plan is the same."""
     if strategy.early_warning is None:
         return ""
-    absent: list[str] = []
-    if available is not None:
-        present = {name.lower() for name in available}
-        absent = [c.name for c in SCORE_COLUMNS if c.name not in present]
-    condition = with_null_columns(strategy.early_warning.condition_sql, absent)
+    condition = with_null_columns(strategy.early_warning.condition_sql, _absent_scores(available))
     return (
         " OR (days_past_due = 0 AND coalesce(status, 'open') = 'open'"
         f" AND coalesce(({condition}), FALSE))"
@@ -271,11 +267,15 @@ def plan(
 
 
 def missing_scores_sql(available: Collection[str] | None) -> str:
+    return "".join(f", CAST(NULL AS DOUBLE) AS {name}" for name in _absent_scores(available))
+
+
+def _absent_scores(available: Collection[str] | None) -> list[str]:
+    """The score columns `available` lacks (None: every score column is present)."""
     if available is None:
-        return ""
+        return []
     present = {name.lower() for name in available}
-    missing = [c.name for c in SCORE_COLUMNS if c.name not in present]
-    return "".join(f", CAST(NULL AS DOUBLE) AS {name}" for name in missing)
+    return [c.name for c in SCORE_COLUMNS if c.name not in present]
 
 
 def _segment_case(strategy: Strategy, *, index: bool) -> str:
