@@ -452,15 +452,19 @@ def helper_compare(expected: str, got: str, where: str) -> dict[str, Any]:
 # The edge-case snapshot.
 
 
-def helper_edge_snapshot(source: str, target: str) -> dict[str, int]:
-    return edge_snapshot(Path(source), Path(target))
+def helper_edge_snapshot(source: str, target: str, owners: bool = True) -> dict[str, int]:
+    return edge_snapshot(Path(source), Path(target), owners=owners)
 
 
-def edge_snapshot(source: Path, target: Path, *, customers: int = 3000) -> dict[str, int]:
+def edge_snapshot(
+    source: Path, target: Path, *, customers: int = 3000, owners: bool = True
+) -> dict[str, int]:
     """A small snapshot from `source` with every rule of the guard exercised (see module doc).
 
     Planned day: EDGE_AS_OF + 1 (2026-10-01, National Day: calls and visits move to the first
-    day after the holiday week).
+    day after the holiday week). Its holds and contacts name their account's customer as an
+    import writes them; with `owners` False they do not (a snapshot of an earlier version), and
+    the guard looks the owners up in the accounts.
     """
     import duckdb
     import pyarrow as pa
@@ -485,7 +489,7 @@ def edge_snapshot(source: Path, target: Path, *, customers: int = 3000) -> dict[
     con.register("keep", pa.table({"customer_id": sorted(keep)}))
     accounts = con.sql(
         f"SELECT * FROM {src['accounts']} WHERE customer_id IN (SELECT customer_id FROM keep)"
-        " ORDER BY account_id"
+        " ORDER BY days_past_due > 0 DESC, account_id"
     ).to_arrow_table()
     pq.write_table(accounts, target / "accounts.parquet")
     account_ids = accounts.column("account_id").to_pylist()
@@ -573,6 +577,9 @@ def edge_snapshot(source: Path, target: Path, *, customers: int = 3000) -> dict[
             ("reason", pa.string()),
         ]
     )
+    if owners:
+        hold_schema = hold_schema.append(pa.field("customer_id", pa.string()))
+        holds = [{**h, "customer_id": owner.get(h["account_id"])} for h in holds]
     pq.write_table(pa.Table.from_pylist(holds, schema=hold_schema), target / "holds.parquet")
 
     # Contacts: around the planned day, in the customer's local day; some debtors already had
@@ -622,6 +629,9 @@ def edge_snapshot(source: Path, target: Path, *, customers: int = 3000) -> dict[
             ("agent_id", pa.string()),
         ]
     )
+    if owners:
+        contact_schema = contact_schema.append(pa.field("customer_id", pa.string()))
+        contact_rows = [{**k, "customer_id": owner.get(k["account_id"])} for k in contact_rows]
     pq.write_table(
         pa.Table.from_pylist(contact_rows, schema=contact_schema), target / "contacts.parquet"
     )
@@ -668,6 +678,17 @@ def edge_check(snapshot: Path, work: Path, env: dict[str, str]) -> list[str]:
     measured("edge (a) us-reg-f", baseline_args(edge, EDGE_AS_OF, us_a, pack="us-reg-f"), env)
     result = compare(us_c, us_a)
     lines.append(f"(a) vs (c) on the edge cases with the us-reg-f pack: {result.describe()}")
+    lines += [f"    {e}" for e in result.examples[:6]]
+    # The same cases without the owners in the holds and contacts: (c) looks them up instead.
+    bare = work / "edge-snapshot-without-owners"
+    helper("edge-snapshot", source=str(snapshot), target=str(bare), owners=False)
+    looked_up = work / "edge-c-looked-up.parquet"
+    measured("edge (c) owners looked up", child_args("generated", bare, EDGE_AS_OF, looked_up), env)
+    result = compare(reference, looked_up)
+    lines.append(
+        "(c) with the owners looked up in the accounts (holds and contacts without customer_id)"
+        f" vs (c) on the edge cases: {result.describe()}"
+    )
     lines += [f"    {e}" for e in result.examples[:6]]
     for line in lines:
         print(line, flush=True)
@@ -755,7 +776,7 @@ HELPERS = {
 }
 
 
-def helper(task: str, **payload: str) -> Any:
+def helper(task: str, **payload: str | bool) -> Any:
     """Run `task` of HELPERS in a child process and return its JSON answer.
 
     The parent never loads DuckDB or pyarrow: a child's peak RSS as wait4 reports it starts at the

@@ -15,9 +15,10 @@
 --   * holds are matched against the 6 channel days first (holds × ref_days, a few thousand rows)
 --     and joined to the actions on (account, channel) and (customer, channel) for the person's
 --     holds, instead of DISTINCT-ing the actions;
---   * only contacts inside the look-back range of ref_local_days are joined to accounts and
---     customers (the range is known before the join), and the owners of the accounts that the
---     holds and those contacts name come from one scan of the accounts;
+--   * only contacts inside the look-back range of ref_local_days are joined to customers (the
+--     range is known before the join); the customer behind each hold and contact is the one the
+--     import wrote into those files (customer_id), so the accounts are read only once, for the
+--     eligible ones;
 --   * the cap's rank is a window over the calls that compete for it, joined back.
 WITH
 eligible AS (
@@ -75,20 +76,13 @@ cells (segment_rule_index, segment, stage, arm_key, channel_no, channel, templat
         (2, 'high_risk', 'late', '', 1, 'visit', 'legal.referral_notice', 'firm', 7, 'legal'),
         (2, 'high_risk', 'late', '', 2, 'legal', 'legal.referral_notice', 'firm', 7, 'legal')
 ),
--- Contacts in the look-back range (known before any join), and the owner of every account the
--- holds and those contacts name: one scan of the accounts for all of them.
+-- Contacts in the look-back range (known before any join), with their account's customer.
 recent_contacts AS MATERIALIZED (
-    SELECT account_id, contacted_at, channel, coalesce(connected, FALSE) AS connected
+    SELECT account_id, customer_id, contacted_at, channel, coalesce(connected, FALSE) AS connected
     FROM snap_contacts
     WHERE contacted_at >= (SELECT min(utc_start) FROM ref_local_days)
       AND contacted_at < (SELECT max(utc_end) FROM ref_local_days)
-),
-owners AS MATERIALIZED (
-    SELECT account_id, customer_id
-    FROM snap_accounts
-    WHERE account_id IN (
-        SELECT account_id FROM snap_holds UNION SELECT account_id FROM recent_contacts
-    )
+      AND customer_id IS NOT NULL
 ),
 -- Holds in force on each channel's contact day: the account's own, per account and channel,
 -- and the person's (deceased, bankruptcy, do-not-contact on any of the customer's accounts).
@@ -107,25 +101,25 @@ holds_on AS (
     GROUP BY h.account_id, d.channel
 ),
 person_on AS (
-    SELECT a.customer_id, d.channel,
+    SELECT h.customer_id, d.channel,
         bool_or(h.hold_type = 'deceased') AS deceased,
         bool_or(h.hold_type = 'bankruptcy') AS bankruptcy,
         bool_or(h.hold_type = 'do_not_contact') AS do_not_contact
     FROM snap_holds AS h
-    JOIN owners AS a ON a.account_id = h.account_id
     JOIN ref_days AS d
       ON h.start_date <= d.contact_date AND (h.end_date IS NULL OR h.end_date >= d.contact_date)
     WHERE h.hold_type IN ('deceased', 'bankruptcy', 'do_not_contact')
-    GROUP BY a.customer_id, d.channel
+      AND h.customer_id IS NOT NULL
+    GROUP BY h.customer_id, d.channel
 ),
 -- Vulnerable customers (a vulnerable hold on the planned day on any of their accounts): all
 -- their strategy actions suppressed, one specialist call on their highest-priority account
 -- among those whose own holds do not stop the call (any, if all do).
 vulnerable AS (
-    SELECT DISTINCT a.customer_id
+    SELECT DISTINCT h.customer_id
     FROM snap_holds AS h
-    JOIN owners AS a ON a.account_id = h.account_id
     WHERE h.hold_type = 'vulnerable'
+      AND h.customer_id IS NOT NULL
       AND h.start_date <= (SELECT min(planned_date) FROM ref_days)
       AND (h.end_date IS NULL OR h.end_date >= (SELECT min(planned_date) FROM ref_days))
 ),
@@ -161,10 +155,9 @@ actions AS (
 ),
 -- The recent contacts on the customer's local day.
 recent AS (
-    SELECT k.account_id, a.customer_id, k.channel, k.connected, ld.local_date
+    SELECT k.account_id, k.customer_id, k.channel, k.connected, ld.local_date
     FROM recent_contacts AS k
-    JOIN owners AS a ON a.account_id = k.account_id
-    LEFT JOIN snap_customers AS c ON c.customer_id = a.customer_id
+    LEFT JOIN snap_customers AS c ON c.customer_id = k.customer_id
     JOIN ref_local_days AS ld
       ON ld.timezone = coalesce(nullif(c.timezone, ''), 'Asia/Shanghai')
      AND k.contacted_at >= ld.utc_start AND k.contacted_at < ld.utc_end

@@ -321,14 +321,24 @@ class Snapshot:
     ) -> Row:
         return self.contact(account_id, at, connected=connected, right_party=right_party)
 
-    def write(self, folder: Path) -> Path:
-        """The four Parquet files in `folder` (created), as an import writes them."""
+    def write(self, folder: Path, *, owners: bool = True) -> Path:
+        """The four Parquet files in `folder` (created), as an import writes them: with
+        `owners`, the holds and contacts name the customer of their account (NULL for an
+        account the snapshot does not have); without, as a snapshot of an earlier version."""
         folder.mkdir(parents=True, exist_ok=True)
+        owner = {a["account_id"]: a["customer_id"] for a in self.accounts}
+
+        def owned(rows: list[Row], schema: pa.Schema) -> tuple[list[Row], pa.Schema]:
+            if not owners:
+                return rows, schema
+            named = [{**r, "customer_id": owner.get(r["account_id"])} for r in rows]
+            return named, schema.append(pa.field("customer_id", pa.string()))
+
         for name, rows, schema in (
             ("accounts", self.accounts, ACCOUNTS_SCHEMA),
             ("customers", self.customers, CUSTOMERS_SCHEMA),
-            ("holds", self.holds, HOLDS_SCHEMA),
-            ("contacts", self.contacts, CONTACTS_SCHEMA),
+            ("holds", *owned(self.holds, HOLDS_SCHEMA)),
+            ("contacts", *owned(self.contacts, CONTACTS_SCHEMA)),
         ):
             pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / f"{name}.parquet")
         return folder
@@ -348,9 +358,11 @@ class Planner:
         pack: str | CompliancePack,
         as_of: date,
         strategy: Strategy | None = None,
+        owners: bool = True,
     ) -> list[Row]:
-        """The plan rows (ordered by account and channel) of `snapshot` on the night of `as_of`."""
-        snapshot.write(folder / "snapshot")
+        """The plan rows (ordered by account and channel) of `snapshot` on the night of `as_of`
+        (`owners`: see Snapshot.write)."""
+        snapshot.write(folder / "snapshot", owners=owners)
         query = build_query(
             strategy=strategy if strategy is not None else _EVERY_CHANNEL,
             pack=pack_named(pack) if isinstance(pack, str) else pack,

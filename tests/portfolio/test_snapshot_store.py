@@ -155,3 +155,25 @@ def test_unit_of_work_rolls_back_on_error(settings: Settings) -> None:
         record(session, actor="t", action="x", entity_type="y", entity_id="1")
         raise RuntimeError("boom")
     assert scalar(settings, "SELECT count(*) FROM audit_events") == 0
+
+
+def test_snapshot_files_are_laid_out_for_the_nightly_plan(
+    cli: Cli, settings: Settings, delivery: Path
+) -> None:
+    """Accounts in arrears come first (the plan's row-group skipping relies on it); the holds and
+    contacts name the customer of their account (the guard needs no scan of the accounts);
+    contacts are in time order."""
+    assert cli("import", str(delivery), "--as-of", AS_OF).exit_code == 0
+    folder = settings.snapshots_dir / AS_OF
+    accounts = pq.read_table(folder / "accounts.parquet").to_pylist()
+    arrears = [a["days_past_due"] > 0 for a in accounts]
+    assert arrears == sorted(arrears, reverse=True) and any(arrears) and not all(arrears)
+    owner = {a["account_id"]: a["customer_id"] for a in accounts}
+    for name in ("holds", "contacts"):
+        rows = pq.read_table(folder / f"{name}.parquet").to_pylist()
+        assert rows, name
+        assert all(r["customer_id"] == owner[r["account_id"]] for r in rows), name
+    contacts = pq.read_table(folder / "contacts.parquet").column("contacted_at").to_pylist()
+    assert contacts == sorted(contacts)
+    holds = pq.read_table(folder / "holds.parquet").column("hold_id").to_pylist()
+    assert holds == ["H0001", "H0002"]  # the delivery's order

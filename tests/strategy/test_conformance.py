@@ -141,11 +141,11 @@ def variant_snapshot(snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -
     holds = pq.read_table(snapshot / "holds.parquet")
     con = duckdb.connect()
     chosen = [
-        row[0]
+        row
         for row in con.execute(
             f"""
-            SELECT account_id FROM (
-                SELECT account_id, row_number() OVER (ORDER BY account_id) AS n
+            SELECT account_id, customer_id FROM (
+                SELECT account_id, customer_id, row_number() OVER (ORDER BY account_id) AS n
                 FROM '{snapshot / "accounts.parquet"}'
                 WHERE days_past_due >= 1 AND NOT charged_off
             ) WHERE n % 40 = 0
@@ -156,12 +156,14 @@ def variant_snapshot(snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -
     extra = pa.table(
         {
             "hold_id": [f"HV{i:05d}" for i in range(len(chosen))],
-            "account_id": chosen,
+            "account_id": [account for account, _ in chosen],
             "hold_type": ["vulnerable"] * len(chosen),
             "channel": pa.nulls(len(chosen), pa.string()),
             "start_date": [date(2026, 11, 1)] * len(chosen),
             "end_date": pa.nulls(len(chosen), pa.date32()),
             "reason": ["conformance test"] * len(chosen),
+            # An imported holds file names each account's customer (snapshot_store).
+            "customer_id": [customer for _, customer in chosen],
         }
     ).cast(holds.schema)
     pq.write_table(pa.concat_tables([holds, extra]), folder / "holds.parquet")

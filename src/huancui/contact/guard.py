@@ -109,7 +109,7 @@ class ChannelDay:
     holiday: str | None
 
 
-# The holds the guard reads (the snapshot's holds file and the case plane's holds, as one table).
+# The columns of a source of holds (the snapshot's holds file, the case plane's holds).
 HOLDS_SCHEMA = pa.schema(
     [
         ("hold_id", pa.string()),
@@ -121,6 +121,10 @@ HOLDS_SCHEMA = pa.schema(
         ("reason", pa.string()),
     ]
 )
+# What the guard reads: every source as one table, with the customer who owns each hold's account
+# where the source records it (the import writes it into the snapshot's holds file; the case
+# plane knows its accounts' customers). NULL: the owner is unknown.
+GUARD_HOLDS_SCHEMA = HOLDS_SCHEMA.append(pa.field("customer_id", pa.string()))
 
 
 DAYS_SCHEMA = pa.schema(
@@ -297,8 +301,15 @@ def guard_sql(
     days: str = "ref_days",
     windows: str = "ref_windows",
     local_days: str = "ref_local_days",
+    owners_in_rows: bool = False,
 ) -> str:
-    """The whole plan as one SELECT (see the module doc); columns PLAN_COLUMNS."""
+    """The whole plan as one SELECT (see the module doc); columns PLAN_COLUMNS.
+
+    The guard needs the customer behind every hold and recent contact (person-level holds,
+    vulnerability, per-debtor caps). With `owners_in_rows` the holds and contacts carry it in
+    `customer_id` (a NULL: an account the snapshot does not have), as an imported snapshot's
+    files and the case plane's holds do; without it, the accounts are scanned for it.
+    """
     planned = refs.channel_days[0].planned_date
     v = pack.vulnerable
     specialist_day = refs.contact_date(v.channel)
@@ -376,12 +387,9 @@ recent_contacts AS (
     WHERE {_lookback_filter(refs)}
 ),
 owners AS (
-    -- The customer of every account that a hold or a recent contact names: one scan of the
-    -- accounts serves the person's holds, vulnerability and the history.
-    SELECT account_id, customer_id FROM {accounts}
-    WHERE account_id IN (
-        SELECT account_id FROM {holds} UNION SELECT account_id FROM recent_contacts
-    )
+    -- The customer of every account that a hold or a recent contact names (one row per account):
+    -- it serves the person's holds, vulnerability and the history.
+    {_owners_sql(owners_in_rows, accounts=accounts, holds=holds)}
 ),
 vulnerable AS (
     SELECT DISTINCT va.customer_id
@@ -547,6 +555,21 @@ SELECT
 FROM decided
 ORDER BY account_id, channel_no
 """.strip()
+
+
+def _owners_sql(owners_in_rows: bool, *, accounts: str, holds: str) -> str:
+    if owners_in_rows:
+        # As recorded with the rows; min() keeps one owner per account should two sources differ.
+        return f"""SELECT account_id, min(customer_id) AS customer_id FROM (
+        SELECT account_id, customer_id FROM {holds}
+        UNION ALL SELECT account_id, customer_id FROM recent_contacts
+    ) AS named
+    WHERE customer_id IS NOT NULL
+    GROUP BY account_id"""
+    return f"""SELECT account_id, customer_id FROM {accounts}
+    WHERE account_id IN (
+        SELECT account_id FROM {holds} UNION SELECT account_id FROM recent_contacts
+    )"""
 
 
 def _lookback_filter(refs: ReferenceTables) -> str:

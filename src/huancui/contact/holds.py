@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from huancui.access import audit
-from huancui.contact.guard import HOLDS_SCHEMA
+from huancui.contact.guard import GUARD_HOLDS_SCHEMA
 from huancui.contact.policy import HARD_HOLDS, PERSON_HOLDS
 from huancui.contact.tables import CASE_HOLD_SOURCES, CaseHoldRow
 from huancui.kit.errors import Conflict, InvalidInput, NotFound
@@ -161,9 +161,10 @@ def release(
 
 def for_run(session: Session, first_day: date) -> pa.Table:
     """The holds that may still be active on or after `first_day`, shaped like the snapshot's
-    holds file, for the nightly run (ids prefixed 'case-')."""
-    rows = session.scalars(
-        select(CaseHoldRow)
+    holds file, for the nightly run (ids prefixed 'case-'), each with its account's customer."""
+    rows = session.execute(
+        select(CaseHoldRow, AccountRow.customer_id)
+        .outerjoin(AccountRow, AccountRow.account_id == CaseHoldRow.account_id)
         .where(or_(CaseHoldRow.end_date.is_(None), CaseHoldRow.end_date >= first_day))
         .where(CaseHoldRow.end_date.is_(None) | (CaseHoldRow.end_date >= CaseHoldRow.start_date))
         .order_by(CaseHoldRow.hold_id)
@@ -178,10 +179,11 @@ def for_run(session: Session, first_day: date) -> pa.Table:
                 "start_date": r.start_date,
                 "end_date": r.end_date,
                 "reason": r.reason,
+                "customer_id": customer_id,
             }
-            for r in rows
+            for r, customer_id in rows
         ],
-        schema=HOLDS_SCHEMA,
+        schema=GUARD_HOLDS_SCHEMA,
     )
 
 

@@ -20,21 +20,44 @@ import duckdb
 from huancui.portfolio.contract import CUSTOMERS
 from huancui.portfolio.validation import lit
 
-# What goes into each Parquet file, as SELECTs over the import's DuckDB tables.
+# What goes into each Parquet file: the import's DuckDB table it comes from, and the SELECT.
 _CUSTOMER_COLUMNS = ", ".join(
     c.name for c in CUSTOMERS.columns if not c.pii and c.name != "customer_id"
 )
-SNAPSHOT_QUERIES: dict[str, str] = {
-    "accounts": "SELECT * FROM snapshot_accounts",
-    "customers": f"SELECT customer_id, {_CUSTOMER_COLUMNS} FROM valid_customers",
-    "dues": "SELECT * EXCLUDE (_row) FROM valid_dues",
-    "payments": "SELECT * EXCLUDE (_row) FROM valid_payments",
-    "contacts": "SELECT * EXCLUDE (_row) FROM valid_contacts",
-    "holds": "SELECT * EXCLUDE (_row) FROM valid_holds",
+
+
+def _with_owner(table: str, order: str) -> str:
+    """A delivered file's rows with the customer who owns each row's account (NULL for an account
+    the delivery does not have): the nightly guard needs the person behind every hold and recent
+    contact, and reading it here saves the plan a scan of every account (docs/benchmarks.md)."""
+    return (
+        f"SELECT r.* EXCLUDE (_row), a.customer_id FROM {table} AS r"
+        f" LEFT JOIN snapshot_accounts AS a ON a.account_id = r.account_id ORDER BY {order}"
+    )
+
+
+SNAPSHOT_FILES: dict[str, tuple[str, str]] = {
+    # Accounts in arrears first: the nightly plan reads only those, and Parquet's row-group
+    # statistics on days_past_due then let it skip the groups of current accounts.
+    "accounts": (
+        "snapshot_accounts",
+        "SELECT * FROM snapshot_accounts ORDER BY days_past_due > 0 DESC, account_id",
+    ),
+    "customers": (
+        "valid_customers",
+        f"SELECT customer_id, {_CUSTOMER_COLUMNS} FROM valid_customers",
+    ),
+    "dues": ("valid_dues", "SELECT * EXCLUDE (_row) FROM valid_dues"),
+    "payments": ("valid_payments", "SELECT * EXCLUDE (_row) FROM valid_payments"),
+    # In time order, so that a look-back reads only the last row groups.
+    "contacts": ("valid_contacts", _with_owner("valid_contacts", "r.contacted_at, r._row")),
+    "holds": ("valid_holds", _with_owner("valid_holds", "r._row")),
     # A score is 1–5: int32 is the agreed Parquet type (typed tables hold integers as BIGINT).
-    "feedback": "SELECT * EXCLUDE (_row) REPLACE (CAST(score AS INTEGER) AS score) "
-    "FROM valid_feedback",
-    "delinquency_spells": "SELECT * FROM delinquency_spells",
+    "feedback": (
+        "valid_feedback",
+        "SELECT * EXCLUDE (_row) REPLACE (CAST(score AS INTEGER) AS score) FROM valid_feedback",
+    ),
+    "delinquency_spells": ("delinquency_spells", "SELECT * FROM delinquency_spells"),
 }
 
 
@@ -53,8 +76,7 @@ def write_snapshot(
     tables = {
         r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
     }
-    for name, query in SNAPSHOT_QUERIES.items():
-        source = query.rsplit(" FROM ", 1)[1]
+    for name, (source, query) in SNAPSHOT_FILES.items():
         if source not in tables:
             continue
         target = tmp / f"{name}.parquet"

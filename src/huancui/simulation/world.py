@@ -1108,5 +1108,6 @@ def load_world(
     world.tally.early_delinquent |= (dpd0 > 0) & (dpd0 < 30)
     contacts = snapshot / "contacts.parquet"
     if contacts.exists():
-        world.contacts.append(pq.read_table(contacts))
+        # The history's own columns (an imported snapshot's file also names each owner).
+        world.contacts.append(pq.read_table(contacts, columns=CONTACTS_SCHEMA.names))
     return world

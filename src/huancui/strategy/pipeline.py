@@ -31,7 +31,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from huancui.contact.guard import HOLDS_SCHEMA, ReferenceTables, guard_sql, reference_tables
+from huancui.contact.guard import (
+    GUARD_HOLDS_SCHEMA,
+    ReferenceTables,
+    guard_sql,
+    reference_tables,
+)
 from huancui.contact.policy import CompliancePack
 from huancui.portfolio.validation import lit
 from huancui.strategy.compiler import compile_actions_ctes
@@ -44,25 +49,27 @@ SNAPSHOT_RELATIONS: dict[str, str] = {
     "snap_contacts": "contacts",
 }
 
+# The contact history's columns (the simulator writes its contact files in these).
+CONTACTS_SCHEMA = pa.schema(
+    [
+        ("contact_id", pa.string()),
+        ("account_id", pa.string()),
+        ("contacted_at", pa.timestamp("us", tz="UTC")),
+        ("channel", pa.string()),
+        ("connected", pa.bool_()),
+        ("right_party", pa.bool_()),
+        ("outcome", pa.string()),
+        ("agent_id", pa.string()),
+    ]
+)
+# The column an imported snapshot's contacts and holds files add: the account's customer.
+OWNER = "customer_id"
+
 # Columns of the optional files, for the empty stand-ins.
 _EMPTY: dict[str, pa.Schema] = {
-    "holds": HOLDS_SCHEMA,
-    "contacts": pa.schema(
-        [
-            ("contact_id", pa.string()),
-            ("account_id", pa.string()),
-            ("contacted_at", pa.timestamp("us", tz="UTC")),
-            ("channel", pa.string()),
-            ("connected", pa.bool_()),
-            ("right_party", pa.bool_()),
-            ("outcome", pa.string()),
-            ("agent_id", pa.string()),
-        ]
-    ),
+    "holds": GUARD_HOLDS_SCHEMA,
+    "contacts": CONTACTS_SCHEMA.append(pa.field(OWNER, pa.string())),
 }
-
-
-CONTACTS_SCHEMA: pa.Schema = _EMPTY["contacts"]
 
 
 def planned_date_for(as_of: date) -> date:
@@ -78,8 +85,9 @@ class PlanQuery:
     as_of: date
     refs: ReferenceTables
     sql: str
-    holds: pa.Table  # every hold the guard applies, in the schema of _EMPTY["holds"]
+    holds: pa.Table  # every hold the guard applies, in GUARD_HOLDS_SCHEMA
     scores: tuple[ScoreFile, ...] = ()  # the model score files joined onto the accounts
+    owners_in_rows: bool = False  # the holds and contacts name their customers (guard_sql)
 
     def file(self, name: str) -> Path | None:
         path = self.snapshot / f"{name}.parquet"
@@ -105,19 +113,28 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return table.cast(schema)
 
 
-def all_holds(snapshot: Path, case_holds: pa.Table | None) -> pa.Table:
-    """The snapshot's holds file (if any) and the case plane's holds, as one table."""
-    schema = _EMPTY["holds"]
-    parts = []
+def all_holds(snapshot: Path, case_holds: pa.Table | None) -> tuple[pa.Table, bool]:
+    """The snapshot's holds file (if any) and the case plane's holds, as one table, and whether
+    every source named the customer of each hold's account (column OWNER); where one did not,
+    the column is NULL and the guard looks the owners up in the accounts."""
+    schema = GUARD_HOLDS_SCHEMA
+    parts, owned = [], True
     path = snapshot / "holds.parquet"
     if path.exists():
         # ParquetFile, not pq.read_table: the latter imports pyarrow.dataset and with it pandas
         # (a quarter of a second) into a nightly run that uses no data frame.
-        parts.append(pq.ParquetFile(path).read(columns=schema.names))
+        holds_file = pq.ParquetFile(path)
+        present = set(holds_file.schema_arrow.names)
+        parts.append(holds_file.read(columns=[n for n in schema.names if n in present]))
     if case_holds is not None:
-        parts.append(case_holds.select(schema.names))
-    parts = [conform(t, schema) for t in parts]
-    return pa.concat_tables(parts) if parts else empty_table(schema)
+        parts.append(case_holds.select([n for n in schema.names if n in case_holds.schema.names]))
+    tables = []
+    for table in parts:
+        if OWNER not in table.schema.names:
+            owned = False
+            table = table.append_column(OWNER, pa.nulls(table.num_rows, pa.string()))
+        tables.append(conform(table, schema))
+    return (pa.concat_tables(tables) if tables else empty_table(schema)), owned
 
 
 def snapshot_timezones(snapshot: Path) -> list[str | None]:
@@ -159,7 +176,10 @@ def build_query(
         accounts_relation=scored_accounts_sql("snap_accounts", files),
         available_columns=available | {f.column for f in files},
     )
-    sql = guard_sql(strategy_ctes=ctes, pack=pack, refs=refs)
-    return PlanQuery(
-        strategy, pack, snapshot, as_of, refs, sql, all_holds(snapshot, case_holds), files
+    holds, holds_owned = all_holds(snapshot, case_holds)
+    contacts_file = snapshot / "contacts.parquet"
+    owners_in_rows = holds_owned and (
+        not contacts_file.exists() or OWNER in pq.read_schema(contacts_file).names
     )
+    sql = guard_sql(strategy_ctes=ctes, pack=pack, refs=refs, owners_in_rows=owners_in_rows)
+    return PlanQuery(strategy, pack, snapshot, as_of, refs, sql, holds, files, owners_in_rows)
