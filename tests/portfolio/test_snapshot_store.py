@@ -14,6 +14,7 @@ from huancui.kit.database import unit_of_work
 from huancui.kit.settings import Settings
 from huancui.portfolio.importer import DeliveryRejected, import_delivery
 from huancui.portfolio.policy import DelinquencyPolicy
+from huancui.strategy.pipeline import snapshot_timezones
 from tests.conftest import Cli
 
 AS_OF = "2026-11-27"
@@ -177,3 +178,18 @@ def test_snapshot_files_are_laid_out_for_the_nightly_plan(
     assert contacts == sorted(contacts)
     holds = pq.read_table(folder / "holds.parquet").column("hold_id").to_pylist()
     assert holds == ["H0001", "H0002"]  # the delivery's order
+
+
+def test_the_manifest_lists_the_customers_time_zones(
+    cli: Cli, settings: Settings, delivery: Path
+) -> None:
+    """The nightly plan takes the zones for its lawful windows from the manifest, not a scan."""
+    assert cli("import", str(delivery), "--as-of", AS_OF).exit_code == 0
+    folder = settings.snapshots_dir / AS_OF
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    zones = {r["timezone"] for r in pq.read_table(folder / "customers.parquet").to_pylist()}
+    assert set(manifest["customer_timezones"]) == zones
+    assert len(zones) > 1  # the example has a customer in Xinjiang
+    assert set(snapshot_timezones(folder)) == zones
+    (folder / "manifest.json").write_text("{}", encoding="utf-8")  # an older snapshot's
+    assert set(snapshot_timezones(folder)) == zones

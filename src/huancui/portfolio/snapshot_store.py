@@ -61,6 +61,10 @@ SNAPSHOT_FILES: dict[str, tuple[str, str]] = {
 }
 
 
+# The manifest's list of the customers' distinct time zones (null: a customer without one).
+MANIFEST_TIMEZONES = "customer_timezones"
+
+
 def snapshot_dir(root: Path, as_of: date) -> Path:
     return root / as_of.isoformat()
 
@@ -81,6 +85,12 @@ def write_snapshot(
             continue
         target = tmp / f"{name}.parquet"
         con.execute(f"COPY ({query}) TO {lit(str(target))} (FORMAT parquet, COMPRESSION zstd)")
+    if "valid_customers" in tables:
+        # The nightly plan builds its lawful windows per zone; reading them here saves it a scan.
+        zones = con.execute(
+            "SELECT DISTINCT timezone FROM valid_customers ORDER BY timezone NULLS FIRST"
+        ).fetchall()
+        manifest = {**manifest, MANIFEST_TIMEZONES: [z[0] for z in zones]}
     (tmp / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
     )

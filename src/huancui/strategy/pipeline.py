@@ -23,11 +23,11 @@ of a run that otherwise takes under one (docs/benchmarks.md, nightly plan).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -36,8 +36,10 @@ from huancui.contact.guard import (
     ReferenceTables,
     guard_sql,
     reference_tables,
+    scratch,
 )
 from huancui.contact.policy import CompliancePack
+from huancui.portfolio.snapshot_store import MANIFEST_TIMEZONES
 from huancui.portfolio.validation import lit
 from huancui.strategy.compiler import compile_actions_ctes
 from huancui.strategy.scores import ScoreFile, score_files, scored_accounts_sql
@@ -140,10 +142,16 @@ def all_holds(snapshot: Path, case_holds: pa.Table | None) -> tuple[pa.Table, bo
 def snapshot_timezones(snapshot: Path) -> list[str | None]:
     """The distinct time zones of the snapshot's customers (None for a missing one).
 
-    DuckDB reads the one column on all cores; pq.read_table would import pandas (see all_holds).
+    The import records them in the manifest (`customer_timezones`); for a snapshot without
+    them, DuckDB reads the one column (pq.read_table would import pandas, see all_holds).
     """
+    manifest = snapshot / "manifest.json"
+    if manifest.exists():
+        zones = json.loads(manifest.read_text(encoding="utf-8")).get(MANIFEST_TIMEZONES)
+        if isinstance(zones, list):
+            return [z if isinstance(z, str) else None for z in zones]
     path = lit(str(snapshot / "customers.parquet"))
-    with duckdb.connect() as con:
+    with scratch() as con:
         rows = con.execute(f"SELECT DISTINCT timezone FROM read_parquet({path})").fetchall()
     return [row[0] for row in rows]
 
