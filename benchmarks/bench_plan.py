@@ -470,7 +470,9 @@ def edge_snapshot(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from huancui.contact.guard import HOLDS_SCHEMA
     from huancui.kit.calendar import next_open_day
+    from huancui.strategy.pipeline import CONTACTS_SCHEMA
 
     rng = random.Random(20261001)
     target.mkdir(parents=True, exist_ok=True)
@@ -566,17 +568,7 @@ def edge_snapshot(
                     "reason": "edge case",
                 }
             )
-    hold_schema = pa.schema(
-        [
-            ("hold_id", pa.string()),
-            ("account_id", pa.string()),
-            ("hold_type", pa.string()),
-            ("channel", pa.string()),
-            ("start_date", pa.date32()),
-            ("end_date", pa.date32()),
-            ("reason", pa.string()),
-        ]
-    )
+    hold_schema = HOLDS_SCHEMA
     if owners:
         hold_schema = hold_schema.append(pa.field("customer_id", pa.string()))
         holds = [{**h, "customer_id": owner.get(h["account_id"])} for h in holds]
@@ -617,18 +609,7 @@ def edge_snapshot(
         }
         for n, (account, at, channel, connected) in enumerate(contacts)
     ]
-    contact_schema = pa.schema(
-        [
-            ("contact_id", pa.string()),
-            ("account_id", pa.string()),
-            ("contacted_at", pa.timestamp("us", tz="UTC")),
-            ("channel", pa.string()),
-            ("connected", pa.bool_()),
-            ("right_party", pa.bool_()),
-            ("outcome", pa.string()),
-            ("agent_id", pa.string()),
-        ]
-    )
+    contact_schema = CONTACTS_SCHEMA
     if owners:
         contact_schema = contact_schema.append(pa.field("customer_id", pa.string()))
         contact_rows = [{**k, "customer_id": owner.get(k["account_id"])} for k in contact_rows]

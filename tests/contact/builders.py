@@ -27,11 +27,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from huancui.contact.guard import HOLDS_SCHEMA
 from huancui.contact.policy import CompliancePack, load_pack
 from huancui.kit.settings import Settings
 from huancui.strategy.engines import DuckDBEngine
 from huancui.strategy.loader import load_strategy, parse_strategy
-from huancui.strategy.pipeline import build_query
+from huancui.strategy.pipeline import CONTACTS_SCHEMA, build_query
 from huancui.strategy.spec import Strategy
 from tests.conftest import ROOT
 
@@ -87,29 +88,6 @@ CUSTOMERS_SCHEMA = pa.schema(
         ("consent_sms", pa.bool_()),
         ("consent_email", pa.bool_()),
         ("consent_call", pa.bool_()),
-    ]
-)
-HOLDS_SCHEMA = pa.schema(
-    [
-        ("hold_id", pa.string()),
-        ("account_id", pa.string()),
-        ("hold_type", pa.string()),
-        ("channel", pa.string()),
-        ("start_date", pa.date32()),
-        ("end_date", pa.date32()),
-        ("reason", pa.string()),
-    ]
-)
-CONTACTS_SCHEMA = pa.schema(
-    [
-        ("contact_id", pa.string()),
-        ("account_id", pa.string()),
-        ("contacted_at", pa.timestamp("us", tz="UTC")),
-        ("channel", pa.string()),
-        ("connected", pa.bool_()),
-        ("right_party", pa.bool_()),
-        ("outcome", pa.string()),
-        ("agent_id", pa.string()),
     ]
 )
 
