@@ -38,12 +38,10 @@ constructs sqlglot transpiles to Spark SQL.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-import duckdb
 import pyarrow as pa
 
 from huancui.contact.policy import (
@@ -59,6 +57,7 @@ from huancui.contact.policy import (
     CompliancePack,
     FrequencyCap,
 )
+from huancui.kit import duck
 from huancui.kit.calendar import (
     END_OF_DAY,
     day_window,
@@ -159,21 +158,6 @@ _UNNEST_SQL = {
 }
 
 
-_SCRATCH: list[duckdb.DuckDBPyConnection] = []
-_SCRATCH_LOCK = threading.Lock()
-
-
-def scratch() -> duckdb.DuckDBPyConnection:
-    """A new cursor (close it) on one in-memory DuckDB kept for the process, for small work
-    such as building the reference tables: opening a database costs about 0.03 s, a cursor
-    nothing, and the nightly plan otherwise opened three (docs/benchmarks.md). Each cursor
-    keeps its own settings."""
-    with _SCRATCH_LOCK:
-        if not _SCRATCH:
-            _SCRATCH.append(duckdb.connect())
-        return _SCRATCH[0].cursor()
-
-
 def arrow_tables(*tables: tuple[dict[str, list[object]], pa.Schema]) -> list[pa.Table]:
     """Arrow tables of the given schemas from Python lists of equal length, built by DuckDB.
 
@@ -182,7 +166,7 @@ def arrow_tables(*tables: tuple[dict[str, list[object]], pa.Schema]) -> list[pa.
     data frame; a cast would import pyarrow.compute, so it is done only if a type differs.
     """
     built = []
-    with scratch() as con:
+    with duck.connection() as con:
         con.execute("SET TimeZone = 'UTC'")
         for columns, schema in tables:
             selects = ", ".join(

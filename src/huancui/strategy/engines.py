@@ -12,6 +12,7 @@ from typing import Protocol
 
 import duckdb
 
+from huancui.kit import duck
 from huancui.kit.settings import Settings
 from huancui.portfolio.validation import lit
 from huancui.strategy.pipeline import SNAPSHOT_RELATIONS, PlanQuery
@@ -27,35 +28,39 @@ class Engine(Protocol):
 
 
 def duckdb_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for the plan, spilling to scratch_dir past `plan_memory_limit`."""
+    """A connection (close it) to an in-memory DuckDB for the plan, spilling to scratch_dir past
+    `plan_memory_limit`: the process's own database (kit/duck.py) where it can, else a new one."""
     spill = settings.scratch_dir / "duckdb-plan"
     spill.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(
-        config={
-            "memory_limit": settings.plan_memory_limit,
-            "threads": settings.duckdb_threads,
-            "preserve_insertion_order": False,
-            "temp_directory": str(spill),
-        }
+    con = duck.plan_connection(
+        memory_limit=settings.plan_memory_limit, threads=settings.duckdb_threads, spill=spill
     )
+    if con is None:
+        con = duckdb.connect(
+            config={
+                "memory_limit": settings.plan_memory_limit,
+                "threads": settings.duckdb_threads,
+                "temp_directory": str(spill),
+            }
+        )
     con.execute("SET TimeZone = 'UTC'")
     return con
 
 
 def register(con: duckdb.DuckDBPyConnection, query: PlanQuery) -> None:
-    """Create the views and tables the plan SQL reads."""
+    """Create the views and tables the plan SQL reads, temporary: the connection's own."""
     for relation, name in SNAPSHOT_RELATIONS.items():
         path = query.file(name)
         if path is None:
             con.register(f"{relation}_empty", query.empty(name))
-            con.execute(f"CREATE OR REPLACE VIEW {relation} AS SELECT * FROM {relation}_empty")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT * FROM {relation}_empty")
         else:
             con.execute(
-                f"CREATE OR REPLACE VIEW {relation} AS SELECT * FROM read_parquet({lit(str(path))})"
+                f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT * FROM read_parquet({lit(str(path))})"
             )
     for score in query.scores:
         con.execute(
-            f"CREATE OR REPLACE VIEW {score.relation} AS"
+            f"CREATE OR REPLACE TEMP VIEW {score.relation} AS"
             f" SELECT * FROM read_parquet({lit(str(score.path))})"
         )
     for relation, table in (
@@ -65,7 +70,7 @@ def register(con: duckdb.DuckDBPyConnection, query: PlanQuery) -> None:
         ("ref_local_days", query.refs.local_days),
     ):
         con.register(f"{relation}_arrow", table)
-        con.execute(f"CREATE OR REPLACE TABLE {relation} AS SELECT * FROM {relation}_arrow")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM {relation}_arrow")
 
 
 class DuckDBEngine:

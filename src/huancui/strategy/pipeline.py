@@ -36,9 +36,9 @@ from huancui.contact.guard import (
     ReferenceTables,
     guard_sql,
     reference_tables,
-    scratch,
 )
 from huancui.contact.policy import CompliancePack
+from huancui.kit import duck
 from huancui.portfolio.snapshot_store import MANIFEST_TIMEZONES
 from huancui.portfolio.validation import lit
 from huancui.strategy.compiler import compile_actions_ctes
@@ -151,7 +151,7 @@ def snapshot_timezones(snapshot: Path) -> list[str | None]:
         if isinstance(zones, list):
             return [z if isinstance(z, str) else None for z in zones]
     path = lit(str(snapshot / "customers.parquet"))
-    with scratch() as con:
+    with duck.connection() as con:
         rows = con.execute(f"SELECT DISTINCT timezone FROM read_parquet({path})").fetchall()
     return [row[0] for row in rows]
 
