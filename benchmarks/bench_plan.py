@@ -847,6 +847,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _met(ok: bool) -> str:
+    return "yes" if ok else "no"
+
+
 def _fmt_s(seconds: float) -> str:
     return f"{seconds:,.1f} s" if seconds < 600 else f"{seconds / 60:,.1f} min"
 
@@ -917,10 +921,12 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "",
         "| target (issue 3) | measured | met? |",
         "|---|---:|---|",
-        f"| (c) ≥ 50× faster than (a) | {ratio_ac:,.0f}× (in process {inner_ac:,.0f}×) |"
-        f" {'yes' if ratio_ac >= 50 else 'no'} |",
-        f"| (c) within 1.5× of (b) | {ratio_cb:.2f}× (in process {inner_cb:.2f}×) |"
-        f" {'yes' if ratio_cb <= 1.5 else 'no'} |",
+        # The issue's span is "load snapshot → plan written": in process. End to end adds the
+        # interpreter's start and the imports (about 1.5 s of (c)'s wall time), shown beside it.
+        f"| (c) ≥ 50× faster than (a) | in process {inner_ac:,.1f}× (end to end {ratio_ac:,.0f}×) |"
+        f" {_met(inner_ac >= 50)} in process; {_met(ratio_ac >= 50)} end to end |",
+        f"| (c) within 1.5× of (b) | in process {inner_cb:.2f}× (end to end {ratio_cb:.2f}×) |"
+        f" {_met(inner_cb <= 1.5)} in process; {_met(ratio_cb <= 1.5)} end to end |",
         f"| (c) peak memory < 2 GB | {c.peak_rss_mib:,.0f} MiB | {'yes' if peak_ok else 'no'} |",
         "",
     ]
