@@ -12,7 +12,8 @@ ranking on the same worlds and luck at each capacity, it shows how much room a l
 Every figure in the output comes from the run. Usage:
 
     .venv/bin/python scripts/dispatch_headroom.py [--accounts 20000] [--days 60]
-        [--capacity 40:40 15:15] [--seeds 1 2 3 4 5] [--out docs/dispatch-headroom.json]
+        [--capacity 40:40 15:15] [--seeds 1 2 3 4 5] [--without traits recency]
+        [--out docs/dispatch-headroom.json]
         [--table-from docs/dispatch-headroom.json --doc docs/analytics.md]
 """
 
@@ -132,7 +133,44 @@ def hidden_value(world: World, idx: np.ndarray) -> np.ndarray:
     return np.column_stack(value)
 
 
-def contender(base: Contender, policy: str, capacity: Capacity) -> Contender:
+# What `--without` blanks out of the hidden valuation, to see which part carries its edge.
+# traits: each customer's latent ability, willingness, goodwill, forgetfulness and life-event shock
+# become the population's mean (what is left: arrears, dues, days past due, recent calls).
+# recency: the calls of the last 7 days count as none.
+WITHOUT = ("traits", "recency")
+_TRAITS = frozenset({"willingness", "goodwill", "ability_effective", "forgetful", "shock"})
+
+
+class _Blanked:
+    """The world as `hidden_value` reads it, with the parts in `without` blanked."""
+
+    def __init__(self, world: World, without: frozenset[str]) -> None:
+        self._world = world
+        self._without = without
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._world, name)
+        if "traits" in self._without and name in _TRAITS:
+            return np.full(np.shape(value), float(np.mean(value)))
+        if "recency" in self._without and name == "call_ring":
+            return np.zeros_like(value)
+        return value
+
+
+def valuation(without: frozenset[str]) -> Any:
+    """hidden_value, or it on the world with `without` blanked."""
+    if not without:
+        return hidden_value
+
+    def value(world: World, idx: np.ndarray) -> np.ndarray:
+        return hidden_value(_Blanked(world, without), idx)  # type: ignore[arg-type]
+
+    return value
+
+
+def contender(
+    base: Contender, policy: str, capacity: Capacity, without: frozenset[str] = frozenset()
+) -> Contender:
     hidden = policy == "hidden"
     return Contender(
         name=f"{policy}@{label(capacity)}",
@@ -143,7 +181,7 @@ def contender(base: Contender, policy: str, capacity: Capacity) -> Contender:
         dispatch=DispatchSpec(
             capacity=capacity, policy="optimised" if hidden else "balance", staff_cost=False
         ),
-        world_value=hidden_value if hidden else None,
+        world_value=valuation(without) if hidden else None,
     )
 
 
@@ -153,8 +191,9 @@ def markdown(report: dict[str, Any]) -> str:
     shown = [row for row in SHOWN if row[1] in HEADLINE]
     lines = [
         f"{sim['accounts']:,} accounts × {sim['days']} days, seeds "
-        f"{', '.join(map(str, sim['seeds']))}; `hidden` − `balance`, paired by seed (same worlds, "
-        "same luck), mean and 95 % t-interval:",
+        f"{', '.join(map(str, sim['seeds']))}; `hidden`"
+        + (f" without {' and '.join(report['without'])}" if report.get("without") else "")
+        + " − `balance`, paired by seed (same worlds, same luck), mean and 95 % t-interval:",
         "",
         "| calls:visits a day | " + " | ".join(title for title, _, _ in shown) + " |",
         "|---|" + "---|" * 4,
@@ -180,13 +219,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "dispatch-headroom")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "dispatch-headroom.json")
+    parser.add_argument(
+        "--without", nargs="*", choices=WITHOUT, default=[],
+        help="blank these parts of the hidden valuation (see WITHOUT)",
+    )  # fmt: skip
     parser.add_argument("--table-from", type=Path, default=None, help="Print an earlier --out.")
     parser.add_argument("--doc", type=Path, default=None, help="Also write it into this file.")
     args = parser.parse_args()
     if args.table_from is None:
         started = time.perf_counter()
         base = from_strategy_file(STRATEGY)
-        contenders = [contender(base, p, c) for c in args.capacity for p in ("balance", "hidden")]
+        without = frozenset(args.without)
+        contenders = [
+            contender(base, p, c, without) for c in args.capacity for p in ("balance", "hidden")
+        ]
         result = simulate(
             contenders, accounts=args.accounts, days=args.days, seeds=args.seeds, start=START,
             work=args.work / "simulations", settings=Settings(home=args.work / "home"),
@@ -196,7 +242,9 @@ def main() -> None:
             "command": "python scripts/dispatch_headroom.py "
             f"--accounts {args.accounts} --days {args.days} "
             f"--capacity {' '.join(label(c) for c in args.capacity)} "
-            f"--seeds {' '.join(map(str, args.seeds))}",
+            f"--seeds {' '.join(map(str, args.seeds))}"
+            + (f" --without {' '.join(args.without)}" if args.without else ""),
+            "without": list(args.without),
             "capacities": [c.model_dump() for c in args.capacity],
             "result": result,
             "differences": {

@@ -1,5 +1,5 @@
 """Does dispatching scarce calls and visits by an uplift model beat the bank's balance ranking?
-Trains the model on a random-dispatch log and measures it on other worlds; every figure in
+Trains the model on a holdout experiment's log and measures it on other worlds; every figure in
 docs/optimisation.json comes from the run, none is typed. Usage:
 
     .venv/bin/python scripts/optimise_evaluation.py [--accounts 20000] [--days 60]
@@ -184,7 +184,8 @@ def markdown(report: dict[str, Any]) -> str:
     sim = result["simulation"]
     model = report["model"]["report"]
     held = [
-        f"{name}: held-out Qini ¥{t['qini_coefficient'] / 100:,.0f} per account (random rankings "
+        f"{name}: on {t['n_treated'] + t['n_control']:,} held-out first nights, "
+        f"Qini ¥{t['qini_coefficient'] / 100:,.0f} per account (random rankings "
         f"±¥{t['qini_null_sd'] / 100:,.0f}; arrears alone ¥{t['qini_average_only'] / 100:,.0f}), "
         f"blend {t['blend']}, average effect ¥{t['ate'] / 100:,.0f} "
         f"(¥{t['ate_ci_low'] / 100:,.0f} to ¥{t['ate_ci_high'] / 100:,.0f})"

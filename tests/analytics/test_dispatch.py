@@ -27,6 +27,7 @@ from huancui.analytics.dispatch import (
     check_log,
     decide,
     decision_features,
+    first_nights,
     train_uplift,
 )
 from huancui.kit.errors import InvalidInput
@@ -395,6 +396,72 @@ def test_the_share_outcome_learns_an_effect_that_grows_with_the_debt() -> None:
     assert share_report["treatments"]["call"]["qini_z"] > 3
     with pytest.raises(InvalidInput, match="outcome"):
         train_uplift(log, outcome="yuan")
+
+
+def nightly_holdout_log(accounts: int, *, seed: int, effect: float = 5_000.0) -> pa.Table:
+    """A holdout experiment logged night after night, as the simulator logs it. Half the accounts
+    may get a call (they pay 10,000 fen in the window), half a visit (50,000). By account, half
+    are held out. Willing customers (half) pay 6,000 more. Staffed contact adds `effect`, and a
+    treated willing customer pays and leaves after the first night, while every other account is
+    a candidate for five nights: the treated arm's later rows are its unwilling survivors."""
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, object]] = []
+    for i in range(accounts):
+        visit = i % 2 == 1
+        held = rng.random() < 0.5
+        willing = rng.random() < 0.5
+        features = rng.normal(size=len(DECISION_FEATURES))
+        features[COL["days_past_due"]] = 45 if visit else 20
+        features[COL["arrears_fen"]] = 100_000
+        for night in range(5):
+            if night and willing and not held:
+                break
+            reward = (50_000 if visit else 10_000) + 6_000 * willing + rng.normal(0, 2_000)
+            rows.append(
+                {
+                    "account_id": f"A{i:06d}",
+                    "day": night,
+                    **{name: features[k] for k, name in enumerate(DECISION_FEATURES)},
+                    "treatment": "automated" if held else ("visit" if visit else "call"),
+                    "propensity": 0.5,
+                    "reward_fen": reward + (0 if held else effect),
+                    "allowed_call": not visit,
+                    "allowed_visit": visit,
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=LOG_SCHEMA)
+
+
+def test_effects_compare_like_with_like_on_the_first_night() -> None:
+    log = nightly_holdout_log(3_000, seed=21)
+    # What comparing every row would say: the visit population's controls swamp the call's,
+    # and later nights compare treated survivors with unselected controls.
+    treatment = np.asarray(log.column("treatment").to_pylist())
+    reward = log.column("reward_fen").to_numpy()
+    naive = reward[treatment == "call"].mean() - reward[treatment == "automated"].mean()
+    assert naive < -10_000
+    _, report = train_uplift(log, outcome="fen")
+    assert report["judged_rows"] == 3_000
+    for name in ("call", "visit"):
+        arm = report["treatments"][name]
+        assert arm["ate_ci_low"] < 5_000 < arm["ate_ci_high"]
+        assert arm["ate_ci_high"] - arm["ate_ci_low"] < 2_000
+    assert report["mean_effect"]["call"] == pytest.approx(5_000, abs=600)
+    assert report["mean_effect"]["visit"] == pytest.approx(5_000, abs=600)
+    assert (
+        report["treatments"]["call"]["n_treated"] + report["treatments"]["call"]["n_control"] < 600
+    )
+
+
+def test_first_nights_are_per_world_and_account() -> None:
+    log = pa.table(
+        {
+            "account_id": ["A", "A", "B", "A", "A"],
+            "day": [3, 1, 2, 2, 1],
+            "seed": [1, 1, 1, 2, 2],
+        }
+    )
+    assert first_nights(log).tolist() == [False, True, True, False, True]
 
 
 def test_a_bad_decision_log_is_refused_naming_the_column() -> None:

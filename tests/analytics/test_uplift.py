@@ -256,3 +256,16 @@ def test_bad_qini_and_validation_arguments_are_refused_naming_the_field() -> Non
         honest_validation(data, seed=1, test_share=0.3)
     with pytest.raises(InvalidInput, match=r"^features:"):
         fit_t_learner(data, seed=1).predict_uplift(np.zeros((3, 5)))
+
+
+def test_masks_of_the_wrong_shape_are_refused() -> None:
+    data = UpliftData(
+        features=np.zeros((60, 2)),
+        treatment=np.repeat([0, 1], 30),
+        outcome=np.arange(60.0),
+        propensity=np.full(60, 0.5),
+    )
+    with pytest.raises(InvalidInput, match="eligible"):
+        honest_validation(data, seed=1, eligible=np.ones((60, 2), dtype=bool))
+    with pytest.raises(InvalidInput, match="judged"):
+        honest_validation(data, seed=1, judged=np.ones(59, dtype=bool))

@@ -208,7 +208,8 @@ def uplift_command(
             f"  {name:6s} vs automated: effect {_yuan(v['ate'])} per account"
             f" (95% CI {v['ate_ci_low'] / 100:,.2f} to {v['ate_ci_high'] / 100:,.2f}),"
             f" mean predicted {_yuan(v['mean_predicted_uplift'])};"
-            f" Qini {v['qini_coefficient']:.2f} vs random-ranking sd {v['qini_null_sd']:.2f}",
+            f" Qini {v['qini_coefficient']:.2f} vs random-ranking sd {v['qini_null_sd']:.2f}"
+            f" on {v['n_treated'] + v['n_control']:,} held-out first nights",
             highlight=False,
         )
 

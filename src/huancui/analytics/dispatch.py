@@ -23,6 +23,7 @@ from huancui.analytics.uplift import (
     UpliftData,
     XLearner,
     average_treatment_effect,
+    comparison,
     fit_t_learner,
     fit_x_learner,
     honest_validation,
@@ -570,17 +571,38 @@ def check_log(log: pa.Table) -> pa.Table:
     return table
 
 
-def _mean_effect(data: UpliftData, *, arm: int, base: np.ndarray | None) -> float:
-    """The arm's average effect in the learner's units: in fen, or for a share outcome the
-    average effect in fen over the average arrears (a ratio of means, which a few small arrears
-    cannot drive), so that mean effect × arrears averages to the effect in fen."""
-    pair = (data.treatment == 0) | (data.treatment == arm)
+def _mean_effect(data: UpliftData, *, arm: int, base: np.ndarray | None, rows: np.ndarray) -> float:
+    """The arm's average effect in the learner's units over `rows` (bool): in fen, or for a share
+    outcome the average effect in fen over the average arrears (a ratio of means, which a few
+    small arrears cannot drive), so that mean effect × arrears averages to the effect in fen."""
+    pair = comparison(data, arm, rows)
     treated = data.treatment[pair] == arm
     if base is None:
         return average_treatment_effect(treated, data.outcome[pair], data.propensity[pair])[0]
     money = data.outcome[pair] * base[pair]
     effect = average_treatment_effect(treated, money, data.propensity[pair])[0]
     return float(effect / np.mean(base[pair]))
+
+
+def first_nights(log: pa.Table) -> np.ndarray:
+    """(rows,) bool: each account's first logged night (per world: the simulator's logs carry a
+    `seed` column, and account ids repeat across worlds).
+
+    Staffed contact only reaches candidates, so on its first night as a candidate no arm has yet
+    acted on an account: the rows where the experiment's arms are still alike but for chance."""
+    accounts = log.column("account_id").to_pylist()
+    worlds = (
+        log.column("seed").to_pylist() if "seed" in log.column_names else [None] * len(accounts)
+    )
+    days = log.column("day").to_numpy(zero_copy_only=False)
+    first = np.zeros(len(accounts), dtype=bool)
+    seen: dict[tuple[object, object], int] = {}
+    for row in np.argsort(days, kind="stable").tolist():
+        key = (worlds[row], accounts[row])
+        if key not in seen:
+            seen[key] = row
+            first[row] = True
+    return first
 
 
 def train_uplift(
@@ -591,12 +613,16 @@ def train_uplift(
     The report carries, per staffed treatment against automated: the held-out Qini coefficient,
     the spread of random rankings' coefficients (`qini_null_sd`; within ~3 of it is noise), the
     held-out average effect with its 95 % interval, the mean predicted uplift, and row counts.
+    Effects and the held-out figures compare a treatment's rows with the control rows allowed
+    that treatment, on each account's first logged night only (`first_nights`; see
+    uplift.honest_validation for why); the learners fit on every row.
     """
     if learner not in LEARNERS:
         raise InvalidInput(f"learner: {learner!r}; expected one of {', '.join(LEARNERS)}")
     if outcome not in OUTCOMES:
         raise InvalidInput(f"outcome: {outcome!r}; expected one of {', '.join(OUTCOMES)}")
     table = check_log(log)
+    judged = first_nights(log)
     features = np.column_stack(
         [table.column(n).to_numpy(zero_copy_only=False) for n in DECISION_FEATURES]
     ).astype(np.float64)
@@ -612,6 +638,9 @@ def train_uplift(
         raise InvalidInput(
             "decision log: column treatment never holds 'visit'; the log needs every treatment"
         )
+    eligible = np.column_stack(
+        [table.column(f"allowed_{r}").to_numpy(zero_copy_only=False) for r in RESOURCES]
+    ).astype(bool)
     # Judged in fen whatever the learner fits: held-out Qini and effects are money. Accounts give
     # a row a night, so the split is by account: the judge sees accounts the learner never saw.
     validation = honest_validation(
@@ -621,11 +650,18 @@ def train_uplift(
         scale=_arrears_base(features) if outcome == "share" else None,
         groups=table.column("account_id").to_numpy(zero_copy_only=False),
         blends=BLENDS,
+        eligible=eligible,
+        judged=judged,
     )
     fitted = fit_t_learner(data, seed=seed) if learner == "t" else fit_x_learner(data, seed=seed)
     blend = tuple(float(validation["arms"][arm]["blend"]) for arm in range(1, len(TREATMENTS)))
     mean_effect = tuple(
-        _mean_effect(data, arm=arm, base=_arrears_base(features) if outcome == "share" else None)
+        _mean_effect(
+            data,
+            arm=arm,
+            base=_arrears_base(features) if outcome == "share" else None,
+            rows=eligible[:, arm - 1] & judged,
+        )
         for arm in range(1, len(TREATMENTS))
     )
     treatments: dict[str, dict[str, Any]] = {}
@@ -640,9 +676,11 @@ def train_uplift(
         "outcome": outcome,
         "seed": seed,
         "rows": table.num_rows,
-        "accounts": len(set(table.column("account_id").to_pylist())),
+        # Accounts per world (a simulator's log holds several worlds): one first night each.
+        "accounts": int(judged.sum()),
         "days": [int(days.min()), int(days.max())],
         "treatment_rows": {t: names.count(t) for t in TREATMENTS},
+        "judged_rows": int(judged.sum()),
         "n_train": validation["n_train"],
         "n_test": validation["n_test"],
         "treatments": treatments,

@@ -386,6 +386,29 @@ def qini_null_sd(
     return float(np.std(coefficients))
 
 
+def _masks(
+    data: UpliftData, *, eligible: np.ndarray | None, judged: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    rows, challengers = data.features.shape[0], data.arms - 1
+    may = np.ones((rows, challengers), dtype=bool) if eligible is None else np.asarray(eligible)
+    if may.shape != (rows, challengers) or may.dtype != np.bool_:
+        raise InvalidInput(
+            f"eligible: shape {may.shape}; expected a ({rows}, {challengers}) bool array, "
+            "a column per challenger"
+        )
+    judge = np.ones(rows, dtype=bool) if judged is None else np.asarray(judged)
+    if judge.shape != (rows,) or judge.dtype != np.bool_:
+        raise InvalidInput(f"judged: shape {judge.shape}; expected ({rows},) bool, one per row")
+    return may, judge
+
+
+def comparison(data: UpliftData, arm: int, rows: np.ndarray) -> np.ndarray:
+    """The rows (bool) that compare challenger `arm` with the control: those of the two arms
+    among `rows`."""
+    pair: np.ndarray = ((data.treatment == 0) | (data.treatment == arm)) & rows
+    return pair
+
+
 def honest_validation(
     data: UpliftData,
     *,
@@ -396,6 +419,8 @@ def honest_validation(
     scale: np.ndarray | None = None,
     groups: np.ndarray | None = None,
     blends: tuple[float, ...] = (1.0,),
+    eligible: np.ndarray | None = None,
+    judged: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Fit on a random share of the experiment, judge on the rest, one entry per challenger arm.
 
@@ -412,11 +437,22 @@ def honest_validation(
     each blend given; the one with the best held-out Qini is kept (`blend`, `mean_effect`), and the
     Qini of blend 0 (the average effect alone, so ranking by `scale`) is reported beside it. A
     learner whose heterogeneity does not hold up on new accounts is thus shrunk to the average.
+
+    Logs of several nights need two masks, or the comparison stops being randomised:
+    `eligible` (rows × challengers, bool) says which rows could have taken each challenger; a
+    challenger's treated rows are compared with the control rows eligible for it only (the
+    holdout's controls include accounts whose staffed contact would have been another one).
+    `judged` (rows, bool) marks the rows the average effects and the held-out figures use: one
+    per account, before either arm has acted on it (its first logged night). Later rows of a
+    treated account are its survivors (those the contact did not bring to pay), while a control
+    account's later rows are not so selected, so judging on them flatters any score that finds
+    survivors. The learners still fit on every training row; None means every row.
     """
     if learner not in LEARNERS:
         raise InvalidInput(f"learner: {learner!r}; expected one of {', '.join(LEARNERS)}")
     if not 0.0 < test_share < 1.0:
         raise InvalidInput(f"test_share: {test_share}; expected a share strictly between 0 and 1")
+    may, judge = _masks(data, eligible=eligible, judged=judged)
     train_rows, test_rows = _stratified_split(
         data.treatment, seed=seed, test_share=test_share, groups=groups
     )
@@ -432,7 +468,7 @@ def honest_validation(
     outcome = test.outcome * factor
     arms: dict[int, dict[str, Any]] = {}
     for arm in range(1, data.arms):
-        fitted_pair = (train.treatment == 0) | (train.treatment == arm)
+        fitted_pair = comparison(train, arm, may[train_rows, arm - 1] & judge[train_rows])
         fitted_scale = (
             np.ones(train_rows.size) if scale is None else np.asarray(scale, float)[train_rows]
         )[fitted_pair]
@@ -442,8 +478,13 @@ def honest_validation(
             train.outcome[fitted_pair] * fitted_scale,
             train.propensity[fitted_pair],
         )[0] / float(np.mean(fitted_scale))
-        pair = (test.treatment == 0) | (test.treatment == arm)
+        pair = comparison(test, arm, may[test_rows, arm - 1] & judge[test_rows])
         is_treated = test.treatment[pair] == arm
+        if is_treated.all() or not is_treated.any():
+            raise InvalidInput(
+                f"test_share {test_share}: the held-out accounts leave arm {arm} or its control "
+                "empty in the rows judged; give a longer log"
+            )
         scores = {
             b: ((b * raw[:, arm - 1] + (1.0 - b) * mean_effect) * factor) for b in (*blends, 0.0)
         }
