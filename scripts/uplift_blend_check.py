@@ -85,6 +85,31 @@ def lift(
     return float((paid[on].mean() - paid[off].mean()) / 100)
 
 
+def by_share(
+    scores: dict[str, np.ndarray],
+    shares: tuple[float, ...],
+    groups: list[np.ndarray],
+    treated: np.ndarray,
+    paid: np.ndarray,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """Per top share: `lift` of each score (blend → score), and of 20 random rankings."""
+    found = []
+    for share in shares:
+        randoms = [lift(rng.random(paid.size), share, groups, treated, paid) for _ in range(20)]
+        found.append(
+            {
+                "top_share": share,
+                "uplift_yuan_per_row": {
+                    b: lift(score, share, groups, treated, paid) for b, score in scores.items()
+                },
+                "random_mean": float(np.mean(randoms)),
+                "random_sd": float(np.std(randoms)),
+            }
+        )
+    return found
+
+
 def top_of_night(log_path: Path) -> dict[str, Any]:
     """Check 1 (see the module doc)."""
     raw_log = pq.read_table(log_path)
@@ -123,50 +148,10 @@ def top_of_night(log_path: Path) -> dict[str, Any]:
         nights = [np.flatnonzero(pool & (night == n)) for n in np.unique(night[pool])]
         mean_effect = float(np.mean(raw[:, arm - 1]))
 
-        rows_out = []
-        for share in SHARES:
-            by_blend = {
-                str(b): lift(
-                    (b * raw[:, arm - 1] + (1 - b) * mean_effect) * scale,
-                    share,
-                    nights,
-                    treated,
-                    paid,
-                )
-                for b in BLENDS
-            }
-            randoms = [lift(rng.random(pool.size), share, nights, treated, paid) for _ in range(20)]
-            rows_out.append(
-                {
-                    "top_share": share,
-                    "uplift_yuan_per_row": by_blend,
-                    "random_mean": float(np.mean(randoms)),
-                    "random_sd": float(np.std(randoms)),
-                }
-            )
+        scores = {str(b): (b * raw[:, arm - 1] + (1 - b) * mean_effect) * scale for b in BLENDS}
+        rows_out = by_share(scores, SHARES, nights, treated, paid, rng)
         clean = pool & first[test_rows]
-        pooled = [np.flatnonzero(clean)]
-        first_out = []
-        for share in FIRST_SHARES:
-            by_blend = {
-                str(b): lift(
-                    (b * raw[:, arm - 1] + (1 - b) * mean_effect) * scale,
-                    share,
-                    pooled,
-                    treated,
-                    paid,
-                )
-                for b in BLENDS
-            }
-            randoms = [lift(rng.random(pool.size), share, pooled, treated, paid) for _ in range(20)]
-            first_out.append(
-                {
-                    "top_share": share,
-                    "uplift_yuan_per_row": by_blend,
-                    "random_mean": float(np.mean(randoms)),
-                    "random_sd": float(np.std(randoms)),
-                }
-            )
+        first_out = by_share(scores, FIRST_SHARES, [np.flatnonzero(clean)], treated, paid, rng)
         report["treatments"][name] = {
             "candidates_per_night": float(pool.sum() / max(1, len(nights))),
             "treated_rows": int((pool & treated).sum()),
