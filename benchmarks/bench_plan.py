@@ -140,7 +140,7 @@ def _handwritten_connection(query: Any) -> Any:
 
 
 def child_handwritten(snapshot: Path, as_of: str, pack: str, out: Path) -> dict[str, Any]:
-    from huancui.portfolio.validation import lit
+    from huancui.kit.sql import lit
 
     if pack != "cn":
         raise SystemExit("the hand-written SQL is for the cn pack only")
@@ -191,7 +191,7 @@ def child_spark(snapshot: Path, as_of: str, pack: str, out: Path) -> dict[str, A
 
 def child_profile(snapshot: Path, as_of: str, pack: str, out: Path) -> dict[str, Any]:
     """EXPLAIN ANALYZE (DuckDB's JSON profile) of (c) and (b): the costliest operators of each."""
-    from huancui.portfolio.validation import lit
+    from huancui.kit.sql import lit
 
     query = _query(snapshot, as_of, _rules(pack))
     report: dict[str, Any] = {}

@@ -13,14 +13,14 @@ Every figure in the output comes from the run. Usage:
 
     .venv/bin/python scripts/dispatch_headroom.py [--accounts 20000] [--days 60]
         [--capacity 40:40 15:15] [--seeds 1 2 3 4 5] [--without traits recency]
+        [--only reach pays amount not_anyway pressure]
         [--out docs/dispatch-headroom.json]
-        [--table-from docs/dispatch-headroom.json --doc docs/analytics.md]
+        [--table-from docs/dispatch-headroom.json --doc docs/analytics.md [--block NAME]]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from optimise_evaluation import (  # scripts/
     parse_capacity,
 )
 
-from huancui.kit.doc_blocks import write_block
+from huancui.kit.doc_blocks import measured, show
 from huancui.kit.settings import Settings
 from huancui.simulation.loop import DECISION_REWARD_DAYS
 from huancui.simulation.report import format_summary
@@ -59,8 +59,44 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return out
 
 
+# The factors of the hidden valuation, each (n, 2) over call and visit:
+#   reach       P(right-party conversation)
+#   met         P(the attempt reaches the customer at all), which the pressure needs
+#   pays        P(pays now or keeps a promise | conversation), fewer when in hardship
+#   pressure    the pressure's nudge on the daily chance to pay, as a probability over the window
+#   amount      the expected payment as a share of the arrears (a cure pays them all)
+#   not_anyway  P(would not have paid in the window anyway)
+# and the value of a contact is (reach × pays + met × pressure) × amount × not_anyway × arrears.
+FACTORS = ("reach", "met", "pays", "pressure", "amount", "not_anyway")
+# What `--only` lets vary between accounts (the rest at tonight's candidates' mean).
+ONLY = {
+    "reach": ("reach", "met"),
+    "pays": ("pays",),
+    "amount": ("amount",),
+    "not_anyway": ("not_anyway",),
+    "pressure": ("pressure",),
+}
+
+
 def hidden_value(world: World, idx: np.ndarray) -> np.ndarray:
     """(n, 3) approximate extra recovery in fen of automated (0), a call and a visit."""
+    return combine(_arrears(world, idx), hidden_factors(world, idx))
+
+
+def _arrears(world: World, idx: np.ndarray) -> np.ndarray:
+    """Arrears in fen, at least one (the `amount` factor is a share of them)."""
+    arrears: np.ndarray = np.maximum(world.arrears[idx].astype(np.float64), 1.0)
+    return arrears
+
+
+def combine(arrears: np.ndarray, f: dict[str, np.ndarray]) -> np.ndarray:
+    """(n, 3) value in fen of automated (0), a call and a visit, from the factors."""
+    value = (f["reach"] * f["pays"] + f["met"] * f["pressure"]) * f["amount"] * f["not_anyway"]
+    return np.column_stack([np.zeros(arrears.size), value * arrears[:, None]])
+
+
+def hidden_factors(world: World, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """The factors of FACTORS for tonight's candidates `idx`, from the world's hidden state."""
     b = world.behaviour
     c = world.cust[idx]
     will = world.willingness[c] + world.goodwill[c]
@@ -118,9 +154,8 @@ def hidden_value(world: World, idx: np.ndarray) -> np.ndarray:
     lift = _sigmoid(2.0 * able) * (
         unwilling * p.pressure_effect_unwilling + (1 - unwilling) * p.pressure_effect_willing
     )
-    value = [np.zeros(idx.size)]
-    for channel in ("call", "visit"):
-        pressure = np.minimum(
+    pressure = [
+        np.minimum(
             daily
             * (1 - daily)
             * lift
@@ -129,8 +164,21 @@ def hidden_value(world: World, idx: np.ndarray) -> np.ndarray:
             * WINDOW_DAYS,
             1.0,
         )
-        value.append((talk[channel] * pays + met[channel] * pressure) * amount * (1 - anyway))
-    return np.column_stack(value)
+        for channel in ("call", "visit")
+    ]
+    arrears = _arrears(world, idx)
+
+    def both(x: np.ndarray) -> np.ndarray:
+        return np.column_stack([x, x])
+
+    return {
+        "reach": np.column_stack([talk["call"], talk["visit"]]),
+        "met": np.column_stack([met["call"], met["visit"]]),
+        "pays": both(pays),
+        "pressure": np.column_stack(pressure),
+        "amount": both(amount / arrears),
+        "not_anyway": both(1 - anyway),
+    }
 
 
 # What `--without` blanks out of the hidden valuation, to see which part carries its edge.
@@ -157,21 +205,35 @@ class _Blanked:
         return value
 
 
-def valuation(without: frozenset[str]) -> Any:
-    """hidden_value, or it on the world with `without` blanked."""
-    if not without:
+def valuation(without: frozenset[str], only: str | None = None) -> Any:
+    """hidden_value, or it on the world with `without` blanked, or with only the factors of
+    ONLY[`only`] varying between tonight's candidates (the others at their mean over them)."""
+    if not without and only is None:
         return hidden_value
 
     def value(world: World, idx: np.ndarray) -> np.ndarray:
-        return hidden_value(_Blanked(world, without), idx)  # type: ignore[arg-type]
+        seen = _Blanked(world, without) if without else world
+        factors = hidden_factors(seen, idx)  # type: ignore[arg-type]
+        if only is not None and idx.size:
+            kept = ONLY[only]
+            factors = {
+                name: f if name in kept else np.broadcast_to(f.mean(axis=0), f.shape)
+                for name, f in factors.items()
+            }
+        return combine(_arrears(world, idx), factors)
 
     return value
 
 
 def contender(
-    base: Contender, policy: str, capacity: Capacity, without: frozenset[str] = frozenset()
+    base: Contender,
+    policy: str,
+    capacity: Capacity,
+    without: frozenset[str] = frozenset(),
+    only: str | None = None,
 ) -> Contender:
-    hidden = policy == "hidden"
+    """`balance`, `hidden`, or `only-FACTOR` (the hidden valuation with only that factor varying)."""
+    hidden = policy != "balance"
     return Contender(
         name=f"{policy}@{label(capacity)}",
         title_en=f"{base.title_en}, {policy} dispatch",
@@ -181,7 +243,7 @@ def contender(
         dispatch=DispatchSpec(
             capacity=capacity, policy="optimised" if hidden else "balance", staff_cost=False
         ),
-        world_value=valuation(without) if hidden else None,
+        world_value=valuation(without, only) if hidden else None,
     )
 
 
@@ -205,7 +267,68 @@ def markdown(report: dict[str, Any]) -> str:
             for _, key, unit in shown
         ]
         lines.append(f"| {cap} | " + " | ".join(cells) + " |")
+    factors = report.get("factors") or {}
+    if factors:
+        lines += [
+            "",
+            "The hidden valuation with only one factor varying between accounts (the others at "
+            "the night's mean over its candidates) − `balance`:",
+            "",
+            "| calls:visits a day | factor | " + " | ".join(t for t, _, _ in shown) + " |",
+            "|---|---|" + "---|" * 4,
+        ]
+        for cap, by_factor in factors.items():
+            for factor, diff in by_factor.items():
+                cells = [format_summary(diff[key], unit, difference=True) for _, key, unit in shown]
+                lines.append(f"| {cap} | {factor} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Balance and hidden at each capacity on the same worlds; the report --out saves."""
+    started = time.perf_counter()
+    base = from_strategy_file(STRATEGY)
+    without = frozenset(args.without)
+    policies = [("balance", None), ("hidden", None)]
+    policies += [(f"only-{factor}", factor) for factor in args.only]
+    contenders = [
+        contender(base, name, c, without, only) for c in args.capacity for name, only in policies
+    ]
+    result = simulate(
+        contenders, accounts=args.accounts, days=args.days, seeds=args.seeds, start=START,
+        work=args.work / "simulations", settings=Settings(home=args.work / "home"),
+    )  # fmt: skip
+    keys = [key for _, key, _ in SHOWN]
+    return {
+        "command": "python scripts/dispatch_headroom.py "
+        f"--accounts {args.accounts} --days {args.days} "
+        f"--capacity {' '.join(label(c) for c in args.capacity)} "
+        f"--seeds {' '.join(map(str, args.seeds))}"
+        + (f" --without {' '.join(args.without)}" if args.without else "")
+        + (f" --only {' '.join(args.only)}" if args.only else ""),
+        "without": list(args.without),
+        "only": list(args.only),
+        "capacities": [c.model_dump() for c in args.capacity],
+        "result": result,
+        "differences": {
+            label(c): {
+                key: paired(result, f"hidden@{label(c)}", f"balance@{label(c)}", key)
+                for key in keys
+            }
+            for c in args.capacity
+        },
+        "factors": {
+            label(c): {
+                factor: {
+                    key: paired(result, f"only-{factor}@{label(c)}", f"balance@{label(c)}", key)
+                    for key in keys
+                }
+                for factor in args.only
+            }
+            for c in args.capacity
+        },
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def main() -> None:
@@ -223,48 +346,16 @@ def main() -> None:
         "--without", nargs="*", choices=WITHOUT, default=[],
         help="blank these parts of the hidden valuation (see WITHOUT)",
     )  # fmt: skip
+    parser.add_argument(
+        "--only", nargs="*", choices=sorted(ONLY), default=[],
+        help="also run the hidden valuation with only this factor varying (see ONLY)",
+    )  # fmt: skip
     parser.add_argument("--table-from", type=Path, default=None, help="Print an earlier --out.")
     parser.add_argument("--doc", type=Path, default=None, help="Also write it into this file.")
+    parser.add_argument("--block", default="dispatch-headroom", help="The block of --doc to write.")
     args = parser.parse_args()
-    if args.table_from is None:
-        started = time.perf_counter()
-        base = from_strategy_file(STRATEGY)
-        without = frozenset(args.without)
-        contenders = [
-            contender(base, p, c, without) for c in args.capacity for p in ("balance", "hidden")
-        ]
-        result = simulate(
-            contenders, accounts=args.accounts, days=args.days, seeds=args.seeds, start=START,
-            work=args.work / "simulations", settings=Settings(home=args.work / "home"),
-        )  # fmt: skip
-        keys = [key for _, key, _ in SHOWN]
-        report: dict[str, Any] = {
-            "command": "python scripts/dispatch_headroom.py "
-            f"--accounts {args.accounts} --days {args.days} "
-            f"--capacity {' '.join(label(c) for c in args.capacity)} "
-            f"--seeds {' '.join(map(str, args.seeds))}"
-            + (f" --without {' '.join(args.without)}" if args.without else ""),
-            "without": list(args.without),
-            "capacities": [c.model_dump() for c in args.capacity],
-            "result": result,
-            "differences": {
-                label(c): {
-                    key: paired(result, f"hidden@{label(c)}", f"balance@{label(c)}", key)
-                    for key in keys
-                }
-                for c in args.capacity
-            },
-            "seconds": round(time.perf_counter() - started, 1),
-        }
-        args.out.write_text(
-            json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-        )
-    else:
-        report = json.loads(args.table_from.read_text(encoding="utf-8"))
-    text = markdown(report)
-    if args.doc is not None:
-        write_block(args.doc, "dispatch-headroom", text)
-    print(text)
+    report = measured(lambda: run(args), out=args.out, table_from=args.table_from)
+    show(markdown(report), doc=args.doc, name=args.block)
 
 
 if __name__ == "__main__":

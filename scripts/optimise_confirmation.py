@@ -36,7 +36,7 @@ import optimise_evaluation as evaluation  # scripts/
 
 from huancui.analytics.dispatch import train_uplift
 from huancui.analytics.registry import save_uplift
-from huancui.kit.doc_blocks import write_block
+from huancui.kit.doc_blocks import measured, show
 from huancui.kit.settings import Settings
 from huancui.simulation.kpis import interval
 from huancui.simulation.report import format_summary
@@ -188,7 +188,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def markdown(report: dict[str, Any]) -> str:
+def pooled(report: dict[str, Any], earlier: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """optimised − balance of `key` over the seeds of `report` and of `earlier` runs together.
+
+    Only runs of one design pool: the same model training, capacity and world size, on seeds no
+    two of them share."""
+    same = ("train_seeds", "capacity", "accounts", "days")
+    seeds = list(report["eval_seeds"])
+    values = list(report["optimised_minus_balance"][key]["per_seed"])
+    for other in earlier:
+        differ = [name for name in same if other[name] != report[name]]
+        if differ:
+            raise SystemExit(f"--pool-with: the runs differ in {', '.join(differ)}")
+        if set(other["eval_seeds"]) & set(seeds):
+            raise SystemExit("--pool-with: the runs share evaluation seeds")
+        seeds += other["eval_seeds"]
+        values += other["optimised_minus_balance"][key]["per_seed"]
+    return interval(values)
+
+
+def markdown(report: dict[str, Any], earlier: list[dict[str, Any]] | None = None) -> str:
     model = report["model"]["report"]
     held = [
         f"{name}: on {t['n_treated'] + t['n_control']:,} held-out first nights, Qini "
@@ -216,6 +235,18 @@ def markdown(report: dict[str, Any]) -> str:
             f"{format_summary(report['results']['optimised'][key], unit)} | "
             f"{format_summary(report['optimised_minus_balance'][key], unit, difference=True)} |"
         )
+    ahead = sum(1 for v in report["optimised_minus_balance"]["collected"]["per_seed"] if v > 0)
+    lines += ["", f"`optimised` collected more than `balance` in {ahead} of {len(seeds)} worlds."]
+    if earlier:
+        both = pooled(report, earlier, "collected")
+        total = len(both["per_seed"])
+        others = ", ".join(f"{r['eval_seeds'][0]}–{r['eval_seeds'][-1]}" for r in earlier)
+        lines += [
+            "",
+            f"Pooled with the run on seeds {others} (the same model and design; {total} worlds): "
+            f"`optimised` − `balance` collected {format_summary(both, 'money', difference=True)}, "
+            f"ahead in {sum(1 for v in both['per_seed'] if v > 0)} of {total} worlds.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -232,18 +263,17 @@ def main() -> None:
     )
     parser.add_argument("--table-from", type=Path, default=None, help="Print an earlier --out.")
     parser.add_argument("--doc", type=Path, default=None, help="Also write it into this file.")
+    parser.add_argument(
+        "--block", default="optimisation-confirmation", help="The block of --doc to write."
+    )
+    parser.add_argument(
+        "--pool-with", type=Path, nargs="*", default=[],
+        help="Earlier --out files of the same model on other seeds: add the pooled difference.",
+    )  # fmt: skip
     args = parser.parse_args()
-    if args.table_from is None:
-        report = run(args)
-        args.out.write_text(
-            json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-        )
-    else:
-        report = json.loads(args.table_from.read_text(encoding="utf-8"))
-    text = markdown(report)
-    if args.doc is not None:
-        write_block(args.doc, "optimisation-confirmation", text)
-    print(text)
+    report = measured(lambda: run(args), out=args.out, table_from=args.table_from)
+    earlier = [json.loads(path.read_text(encoding="utf-8")) for path in args.pool_with]
+    show(markdown(report, earlier), doc=args.doc, name=args.block)
 
 
 if __name__ == "__main__":

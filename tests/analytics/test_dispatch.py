@@ -464,6 +464,40 @@ def test_first_nights_are_per_world_and_account() -> None:
     assert first_nights(log).tolist() == [False, True, True, False, True]
 
 
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B", "C", "D"]),
+            st.integers(0, 5),
+            st.sampled_from([1, 2, 3]),
+        ),
+        min_size=1,
+        max_size=40,
+        unique_by=lambda r: (r[0], r[2], r[1]),  # an account is a candidate once a night
+    ),
+    with_seed=st.booleans(),
+)
+def test_first_nights_mark_exactly_the_earliest_row_of_each_account(
+    rows: list[tuple[str, int, int]], with_seed: bool
+) -> None:
+    columns = {"account_id": [r[0] for r in rows], "day": [r[1] for r in rows]}
+    if with_seed:
+        columns["seed"] = [r[2] for r in rows]
+    first = first_nights(pa.table(columns))
+    earliest: dict[tuple[object, str], int] = {}
+    for account, day, world in rows:
+        key = (world if with_seed else None, account)
+        earliest[key] = min(day, earliest.get(key, day))
+    expected = [
+        day == earliest[(world if with_seed else None, account)] for account, day, world in rows
+    ]
+    if not with_seed:  # without worlds, one account's rows of a day may repeat: the first counts
+        expected = [
+            e and all(rows[j][:2] != rows[i][:2] for j in range(i)) for i, e in enumerate(expected)
+        ]
+    assert first.tolist() == expected
+
+
 def test_a_bad_decision_log_is_refused_naming_the_column() -> None:
     log = synthetic_log(200, seed=4)
     with pytest.raises(InvalidInput, match=r"missing column.*reward_fen"):

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from huancui.analytics.features import FEATURES, build_features
 from huancui.analytics.labels import TARGETS, build_labels
 from huancui.kit.errors import InvalidInput
+from huancui.kit.sql import lit
 from huancui.portfolio.policy import load_policy
-from huancui.portfolio.validation import lit
 
 from .conftest import World
 

@@ -149,3 +149,12 @@ def test_uplift_model_drives_the_allocation_and_apply_defers_the_rest_once(
     shown = planned.cli("optimise", "--as-of", day, "--capacity", CAPACITY)
     assert shown.exit_code == 0, shown.output
     assert "solver optimal" in shown.output and "yuan" in shown.output
+
+    # The text report gives the held-out Qini in yuan, as the effects are, beside arrears alone.
+    again_trained = planned.cli("model", "uplift", "--log", str(log))
+    assert again_trained.exit_code == 0, again_trained.output
+    visit = model["treatments"]["visit"]
+    assert (
+        f"Qini {visit['qini_coefficient'] / 100:,.2f} yuan per account (arrears alone "
+        f"{visit['qini_average_only'] / 100:,.2f} yuan" in again_trained.output
+    )

@@ -28,8 +28,9 @@ def test_sql_masking_in_import_messages_agrees(value: str) -> None:
     """Import messages mask in SQL (portfolio.validation.shown); it must match the Python rule."""
     import duckdb
 
+    from huancui.kit.sql import lit
     from huancui.portfolio.contract import CUSTOMERS
-    from huancui.portfolio.validation import lit, shown
+    from huancui.portfolio.validation import shown
 
     expr = shown(lit(value), CUSTOMERS.column("phone"))
     row = duckdb.connect().execute(f"SELECT {expr}").fetchone()

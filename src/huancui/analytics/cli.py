@@ -208,8 +208,10 @@ def uplift_command(
             f"  {name:6s} vs automated: effect {_yuan(v['ate'])} per account"
             f" (95% CI {v['ate_ci_low'] / 100:,.2f} to {v['ate_ci_high'] / 100:,.2f}),"
             f" mean predicted {_yuan(v['mean_predicted_uplift'])};"
-            f" Qini {v['qini_coefficient']:.2f} vs random-ranking sd {v['qini_null_sd']:.2f}"
-            f" on {v['n_treated'] + v['n_control']:,} held-out first nights",
+            f" on {v['n_treated'] + v['n_control']:,} held-out first nights Qini"
+            f" {_yuan(v['qini_coefficient'])} per account (arrears alone"
+            f" {_yuan(v['qini_average_only'])}, random rankings ±{_yuan(v['qini_null_sd'])}),"
+            f" blend {v['blend']}",
             highlight=False,
         )
 

@@ -584,24 +584,27 @@ def _mean_effect(data: UpliftData, *, arm: int, base: np.ndarray | None, rows: n
     return float(effect / np.mean(base[pair]))
 
 
+def _codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """int64 codes of a column's distinct values (a null is a value of its own)."""
+    encoded = pc.dictionary_encode(column, null_encoding="encode")
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def first_nights(log: pa.Table) -> np.ndarray:
     """(rows,) bool: each account's first logged night (per world: the simulator's logs carry a
     `seed` column, and account ids repeat across worlds).
 
     Staffed contact only reaches candidates, so on its first night as a candidate no arm has yet
     acted on an account: the rows where the experiment's arms are still alike but for chance."""
-    accounts = log.column("account_id").to_pylist()
-    worlds = (
-        log.column("seed").to_pylist() if "seed" in log.column_names else [None] * len(accounts)
-    )
-    days = log.column("day").to_numpy(zero_copy_only=False)
-    first = np.zeros(len(accounts), dtype=bool)
-    seen: dict[tuple[object, object], int] = {}
-    for row in np.argsort(days, kind="stable").tolist():
-        key = (worlds[row], accounts[row])
-        if key not in seen:
-            seen[key] = row
-            first[row] = True
+    key = _codes(log.column("account_id"))
+    if "seed" in log.column_names:
+        key = _codes(log.column("seed")) * (int(key.max(initial=-1)) + 1) + key
+    order = np.argsort(log.column("day").to_numpy(zero_copy_only=False), kind="stable")
+    first = np.zeros(log.num_rows, dtype=bool)
+    _, at = np.unique(key[order], return_index=True)  # first occurrence, in day order
+    first[order[at]] = True
     return first
 
 

@@ -15,9 +15,9 @@ import duckdb
 import pyarrow as pa
 
 from huancui.kit.errors import InvalidInput
+from huancui.kit.sql import lit
 from huancui.portfolio.delinquency import compute_delinquency
 from huancui.portfolio.policy import DelinquencyPolicy, load_policy
-from huancui.portfolio.validation import lit
 
 # The bank's local calendar decides which day a contact belongs to (Asia/Shanghai, UTC+8, no DST).
 _LOCAL_OFFSET_SECONDS = 8 * 3600

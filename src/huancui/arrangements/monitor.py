@@ -47,8 +47,8 @@ from huancui.contact import holds
 from huancui.contact.policy import CompliancePack
 from huancui.contact.tables import CaseHoldRow
 from huancui.kit.calendar import day_window, iso_local
+from huancui.kit.sql import lit
 from huancui.portfolio.tables import CustomerRow
-from huancui.portfolio.validation import lit
 
 (REMINDER_TEMPLATE,) = holds.SERVICE_NOTICE_TEMPLATES
 

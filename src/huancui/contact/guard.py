@@ -66,7 +66,7 @@ from huancui.kit.calendar import (
     local_day_bounds,
     next_open_day,
 )
-from huancui.portfolio.validation import lit
+from huancui.kit.sql import lit
 from huancui.strategy.spec import Strategy
 
 PLAN_COLUMNS: tuple[str, ...] = (

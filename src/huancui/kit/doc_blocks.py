@@ -4,7 +4,10 @@ hand; notes outside the marks stay as they are."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def write_block(path: Path, name: str, section: str, *, head: str = "") -> None:
@@ -19,3 +22,23 @@ def write_block(path: Path, name: str, section: str, *, head: str = "") -> None:
     else:
         body = body.rstrip() + f"\n\n{block}\n"
     path.write_text(body, encoding="utf-8")
+
+
+def measured(
+    run: Callable[[], dict[str, Any]], *, out: Path, table_from: Path | None
+) -> dict[str, Any]:
+    """A script's report: read from `table_from` (an earlier `out`), or measured by `run` and
+    saved to `out` as JSON, so the tables can be rewritten later without running again."""
+    if table_from is not None:
+        report: dict[str, Any] = json.loads(table_from.read_text(encoding="utf-8"))
+        return report
+    report = run()
+    out.write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n", "utf-8")
+    return report
+
+
+def show(text: str, *, doc: Path | None, name: str) -> None:
+    """Print a script's Markdown and, with `doc`, write it into that file's block `name`."""
+    if doc is not None:
+        write_block(doc, name, text)
+    print(text)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from huancui.portfolio.validation import lit
+from huancui.kit.sql import lit
 
 _LOCK = threading.Lock()
 _DATABASE: list[duckdb.DuckDBPyConnection] = []

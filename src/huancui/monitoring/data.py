@@ -30,12 +30,12 @@ from huancui.kit.database import migrate, unit_of_work
 from huancui.kit.errors import InvalidInput, NotFound
 from huancui.kit.money import MoneyFormatError, parse_yuan
 from huancui.kit.settings import Settings
+from huancui.kit.sql import lit
 from huancui.portal.tables import CsatRatingRow
 from huancui.portfolio.contract import CONTACTS
 from huancui.portfolio.policy import DelinquencyPolicy
 from huancui.portfolio.snapshot_store import snapshot_dir
 from huancui.portfolio.tables import SnapshotRow
-from huancui.portfolio.validation import lit
 from huancui.strategy.repository import StrategyRepository
 from huancui.strategy.tables import PlanRunRow
 

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from huancui.kit.errors import NotFound
 from huancui.kit.settings import Settings
+from huancui.kit.sql import lit
 from huancui.monitoring.data import BANK_TIMEZONE, load_channel_costs
 from huancui.monitoring.experiments import ArmOutcomes, Timing
 from huancui.portfolio.snapshot_store import snapshot_dir
 from huancui.portfolio.tables import SnapshotRow
-from huancui.portfolio.validation import lit
 from huancui.strategy.tables import ExperimentAssignmentRow
 
 CSAT_KINDS = ("survey", "portal_rating")

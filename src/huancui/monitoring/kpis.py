@@ -23,6 +23,7 @@ from typing import Any, Literal, get_args
 from huancui.kit.errors import InvalidInput
 from huancui.kit.money import display_yuan, format_yuan
 from huancui.kit.settings import Settings
+from huancui.kit.sql import lit
 from huancui.monitoring.data import (
     ACCOUNT_FIELDS,
     CHARGED_OFF,
@@ -34,7 +35,6 @@ from huancui.monitoring.data import (
     open_kpi_data,
     with_dims,
 )
-from huancui.portfolio.validation import lit
 
 Grain = Literal["day", "month"]
 GRAINS: tuple[str, ...] = get_args(Grain)

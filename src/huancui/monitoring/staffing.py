@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from huancui.kit.errors import NotFound
 from huancui.kit.settings import Settings
-from huancui.portfolio.validation import lit
+from huancui.kit.sql import lit
 from huancui.strategy.nightly import current_run, strategy_of
 from huancui.strategy.spec import Milestone, QueueResources, Rollout, Strategy
 

@@ -28,6 +28,7 @@ from huancui.kit.database import migrate, unit_of_work
 from huancui.kit.digest import sha256_of
 from huancui.kit.errors import InvalidInput
 from huancui.kit.settings import Settings
+from huancui.kit.sql import ident, lit
 from huancui.portfolio.contract import FILES_BY_NAME
 from huancui.portfolio.delinquency import compute_delinquency
 from huancui.portfolio.findings import Finding, Severity, summarise
@@ -36,7 +37,7 @@ from huancui.portfolio.repository import PortfolioRepository
 from huancui.portfolio.snapshot_store import discard, swap_in, write_snapshot
 from huancui.portfolio.staging import ROW, Staging, stage_delivery
 from huancui.portfolio.tables import SnapshotRow
-from huancui.portfolio.validation import ident, lit, shown, validate
+from huancui.portfolio.validation import shown, validate
 
 Progress = Callable[[str, int], None]
 _DB_BATCH = 50_000

@@ -17,8 +17,8 @@ from typing import Any
 
 import duckdb
 
+from huancui.kit.sql import lit
 from huancui.portfolio.contract import CUSTOMERS
-from huancui.portfolio.validation import lit
 
 # What goes into each Parquet file: the import's DuckDB table it comes from, and the SELECT.
 _CUSTOMER_COLUMNS = ", ".join(

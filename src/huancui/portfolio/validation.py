@@ -13,6 +13,7 @@ from datetime import date
 
 import duckdb
 
+from huancui.kit.sql import ident, lit
 from huancui.portfolio.contract import FILES, Column, ColumnType
 from huancui.portfolio.findings import Finding, Severity
 from huancui.portfolio.staging import ROW, StagedFile, Staging
@@ -23,15 +24,6 @@ TRUE_WORDS = ("true", "t", "1", "y", "yes", "是")
 FALSE_WORDS = ("false", "f", "0", "n", "no", "否")
 MONEY_PATTERN = r"^[+-]?[0-9]{1,15}(\.[0-9]{1,2})?$"
 _SHOWN_CHARS = 40
-
-
-def lit(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)

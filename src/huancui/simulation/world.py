@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from huancui.kit.sql import lit
 from huancui.portfolio.policy import DelinquencyPolicy
 from huancui.portfolio.synthetic.parameters import DEFAULT_PARAMETERS
 from huancui.portfolio.synthetic.world import (
@@ -32,7 +33,6 @@ from huancui.portfolio.synthetic.world import (
     outcome_cutpoints,
     sigmoid,
 )
-from huancui.portfolio.validation import lit
 from huancui.simulation.behaviour import CHANNELS, TONES, Behaviour
 from huancui.strategy.pipeline import CONTACTS_SCHEMA
 

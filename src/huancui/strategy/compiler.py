@@ -32,7 +32,7 @@ from collections.abc import Collection
 
 import duckdb
 
-from huancui.portfolio.validation import lit
+from huancui.kit.sql import lit
 from huancui.strategy.assignment import assignment_sql
 from huancui.strategy.columns import SCORE_COLUMNS
 from huancui.strategy.expressions import with_null_columns

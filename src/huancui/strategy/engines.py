@@ -14,7 +14,7 @@ import duckdb
 
 from huancui.kit import duck
 from huancui.kit.settings import Settings
-from huancui.portfolio.validation import lit
+from huancui.kit.sql import lit
 from huancui.strategy.pipeline import SNAPSHOT_RELATIONS, PlanQuery
 
 ENGINES = ("duckdb", "spark")

@@ -26,8 +26,8 @@ from huancui.kit.digest import sha256_of
 from huancui.kit.errors import NotFound
 from huancui.kit.money import display_yuan
 from huancui.kit.settings import Settings
+from huancui.kit.sql import lit
 from huancui.portfolio.snapshot_store import snapshot_dir
-from huancui.portfolio.validation import lit
 from huancui.strategy.assignment import stable_uniform, upper_bounds
 from huancui.strategy.columns import COLUMNS_BY_NAME
 from huancui.strategy.compiler import missing_scores_sql

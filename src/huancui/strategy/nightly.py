@@ -51,9 +51,9 @@ from huancui.kit.database import bulk_load, migrate, unit_of_work
 from huancui.kit.digest import sha256_of
 from huancui.kit.errors import InvalidInput, NotFound
 from huancui.kit.settings import Settings
+from huancui.kit.sql import lit
 from huancui.portfolio.repository import PortfolioRepository
 from huancui.portfolio.snapshot_store import snapshot_dir
-from huancui.portfolio.validation import lit
 from huancui.strategy.engines import make_engine
 from huancui.strategy.loader import parse_strategy
 from huancui.strategy.pipeline import build_query, planned_date_for

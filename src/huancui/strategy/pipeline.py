@@ -39,8 +39,8 @@ from huancui.contact.guard import (
 )
 from huancui.contact.policy import CompliancePack
 from huancui.kit import duck
+from huancui.kit.sql import lit
 from huancui.portfolio.snapshot_store import MANIFEST_TIMEZONES
-from huancui.portfolio.validation import lit
 from huancui.strategy.compiler import compile_actions_ctes
 from huancui.strategy.scores import ScoreFile, score_files, scored_accounts_sql
 from huancui.strategy.spec import Strategy

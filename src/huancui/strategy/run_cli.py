@@ -16,7 +16,7 @@ from huancui.cli_support import JsonFlag, emit_json, err, fail, out, parse_date
 from huancui.kit.database import migrate, unit_of_work
 from huancui.kit.errors import HuancuiError
 from huancui.kit.settings import get_settings
-from huancui.portfolio.validation import lit
+from huancui.kit.sql import lit
 
 AsOf = Annotated[str, typer.Option("--as-of", help="As-of date of the snapshot, YYYY-MM-DD.")]
 

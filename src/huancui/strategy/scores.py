@@ -29,8 +29,8 @@ import pyarrow.parquet as pq
 
 from huancui.kit.digest import sha256_of
 from huancui.kit.errors import InvalidInput
+from huancui.kit.sql import lit
 from huancui.portfolio.snapshot_store import snapshot_dir
-from huancui.portfolio.validation import lit
 
 # Rule column → the model target whose score file fills it.
 SCORE_TARGETS: dict[str, str] = {

@@ -22,9 +22,9 @@ from huancui.contact.rule_text import describe
 from huancui.contact.tables import CaseHoldRow
 from huancui.kit.errors import HuancuiError
 from huancui.kit.settings import Settings
+from huancui.kit.sql import lit
 from huancui.portfolio.repository import PortfolioRepository
 from huancui.portfolio.snapshot_store import snapshot_dir
-from huancui.portfolio.validation import lit
 from huancui.strategy.tables import PlanRunRow
 
 DISPUTE = "dispute"
