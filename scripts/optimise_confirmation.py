@@ -13,8 +13,14 @@ luck) with a 95 % t-interval. Runs are spread over `--jobs` processes, a share o
 every process trains the score models on world 100 itself (the same code and data, so the same
 models). About 30 minutes on two cores at the defaults. Usage:
 
-    .venv/bin/python scripts/optimise_confirmation.py [--jobs 2] [--out docs/optimisation-confirmation.json]
-        [--table-from docs/optimisation-confirmation.json --doc docs/analytics.md]
+    .venv/bin/python scripts/optimise_confirmation.py [--jobs 2] [--eval-seeds 6 7 ...]
+        [--out docs/optimisation-confirmation.json]
+        [--table-from docs/optimisation-confirmation.json --doc docs/analytics.md [--block NAME]
+         [--pool-with EARLIER.json ...]]
+
+The replication on sixty more worlds ran as `--eval-seeds $(seq 21 80) --out
+docs/optimisation-replication.json`, its table with `--pool-with
+docs/optimisation-confirmation.json --block optimisation-replication` (docs/analytics.md).
 """
 
 from __future__ import annotations
