@@ -67,7 +67,6 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 #   amount      the expected payment as a share of the arrears (a cure pays them all)
 #   not_anyway  P(would not have paid in the window anyway)
 # and the value of a contact is (reach × pays + met × pressure) × amount × not_anyway × arrears.
-FACTORS = ("reach", "met", "pays", "pressure", "amount", "not_anyway")
 # What `--only` lets vary between accounts (the rest at tonight's candidates' mean).
 ONLY = {
     "reach": ("reach", "met"),
@@ -96,7 +95,7 @@ def combine(arrears: np.ndarray, f: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def hidden_factors(world: World, idx: np.ndarray) -> dict[str, np.ndarray]:
-    """The factors of FACTORS for tonight's candidates `idx`, from the world's hidden state."""
+    """The factors above for tonight's candidates `idx`, from the world's hidden state."""
     b = world.behaviour
     c = world.cust[idx]
     will = world.willingness[c] + world.goodwill[c]
@@ -285,7 +284,8 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Balance and hidden at each capacity on the same worlds; the report --out saves."""
+    """Balance, hidden and each `--only` variant at each capacity on the same worlds: the
+    report --out saves."""
     started = time.perf_counter()
     base = from_strategy_file(STRATEGY)
     without = frozenset(args.without)
